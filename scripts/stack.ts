@@ -1,0 +1,330 @@
+#!/usr/bin/env bun
+/**
+ * The local stack: one real Apache Kafka (KRaft, broker + controller) and one real Apache Cassandra,
+ * resolved from Maven Central with `mvn` (poms under stack/), run on this machine's JDK, on loopback.
+ *
+ *   bun run stack up      resolve (first time), start what is not running, wait until both answer, create topics
+ *   bun run stack down    stop only the processes this script started (recorded pids)
+ *   bun run stack status  what runs and whether it answers
+ *   bun run stack reset   down, then delete data and logs (jars are kept)
+ *
+ * Everything lives under .stack/ (git-ignored): jars/, kafka/, cassandra/, logs/, run/*.pid.
+ * EVENTS_STACK_DIR moves it; STACK_TIMEOUT (seconds, default 240) bounds each wait.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { join, resolve } from "node:path";
+import { Kafka, logLevel } from "kafkajs";
+import cassandra from "cassandra-driver";
+import "../src/quiet.ts";
+
+const ROOT = resolve(import.meta.dir, "..");
+const DIR = resolve(process.env.EVENTS_STACK_DIR ?? join(ROOT, ".stack"));
+const TIMEOUT_MS = Number(process.env.STACK_TIMEOUT ?? 240) * 1000;
+const TOPICS = [
+  { topic: process.env.KAFKA_TOPIC ?? "user-events", numPartitions: 3 },
+  { topic: process.env.KAFKA_DLQ_TOPIC ?? "user-events.dlq", numPartitions: 3 },
+];
+
+interface Service {
+  name: "kafka" | "cassandra";
+  port: number;
+  /** Prepare config and data (once), return the java arguments after the JVM options. */
+  prepare(jars: string): string[];
+  /** Resolves when the service answers a real request; throws otherwise. */
+  probe(): Promise<void>;
+}
+
+const paths = {
+  jars: (s: string) => join(DIR, "jars", s),
+  home: (s: string) => join(DIR, s),
+  log: (s: string) => join(DIR, "logs", `${s}.log`),
+  out: (s: string) => join(DIR, "logs", `${s}.out`),
+  pid: (s: string) => join(DIR, "run", `${s}.pid`),
+};
+
+const say = (msg: string) => console.log(`stack: ${msg}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function fill(template: string, data: string): string {
+  return readFileSync(join(ROOT, "stack", template), "utf8").replaceAll("@DATA@", data);
+}
+
+function jvmOptions(name: string): string[] {
+  return readFileSync(join(ROOT, "stack", name, "jvm.options"), "utf8")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("#"));
+}
+
+const kafka: Service = {
+  name: "kafka",
+  port: 9092,
+  prepare(jars) {
+    const home = paths.home("kafka");
+    const data = join(home, "data");
+    mkdirSync(data, { recursive: true });
+    const props = join(home, "server.properties");
+    writeFileSync(props, fill("kafka/server.properties", data));
+    // KRaft needs its log directory formatted once, with a cluster id, before the first start.
+    if (!existsSync(join(data, "meta.properties"))) {
+      const clusterId = randomBytes(16).toString("base64url");
+      const r = spawnSync("java", ["-cp", `${jars}/*`, "kafka.tools.StorageTool", "format", "--standalone",
+        "-t", clusterId, "-c", props], { encoding: "utf8" });
+      if (r.status !== 0) throw new Error(`formatting Kafka storage failed:\n${r.stdout}${r.stderr}`);
+    }
+    return [
+      `-Dlog4j2.configurationFile=${join(ROOT, "stack/kafka/log4j2.xml")}`,
+      `-Dkafka.logs.file=${paths.log("kafka")}`,
+      `-Dkafka.logs.dir=${join(DIR, "logs")}`,
+      "-cp", `${jars}/*`, "kafka.Kafka", props,
+    ];
+  },
+  async probe() {
+    const admin = new Kafka({ brokers: ["127.0.0.1:9092"], logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+    try {
+      await admin.connect();
+      await admin.describeCluster();
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+  },
+};
+
+const cassandraSvc: Service = {
+  name: "cassandra",
+  port: 9042,
+  prepare(jars) {
+    const home = paths.home("cassandra");
+    const data = join(home, "data");
+    mkdirSync(data, { recursive: true });
+    const yaml = join(home, "cassandra.yaml");
+    writeFileSync(yaml, fill("cassandra/cassandra.yaml", data));
+    const jamm = readdirSync(jars).find((f) => f.startsWith("jamm-"));
+    return [
+      // jamm measures memtable sizes; Cassandra expects it as an agent.
+      ...(jamm ? [`-javaagent:${join(jars, jamm)}`] : []),
+      `-Dcassandra.config=file://${yaml}`,
+      `-Dcassandra.storagedir=${data}`,
+      `-Dcassandra.logdir=${join(DIR, "logs")}`,
+      `-Dcassandra.logfile=${paths.log("cassandra")}`,
+      `-Dlogback.configurationFile=${join(ROOT, "stack/cassandra/logback.xml")}`,
+      "-cp", `${jars}/*`, "org.apache.cassandra.service.CassandraDaemon",
+    ];
+  },
+  async probe() {
+    const client = new cassandra.Client({
+      contactPoints: ["127.0.0.1:9042"], localDataCenter: "datacenter1",
+      socketOptions: { connectTimeout: 2000, readTimeout: 5000 },
+    });
+    try {
+      await client.execute("SELECT release_version FROM system.local");
+    } finally {
+      await client.shutdown().catch(() => {});
+    }
+  },
+};
+
+const SERVICES = [kafka, cassandraSvc];
+
+/** Resolve the jars once per pom version: `mvn dependency:copy-dependencies` into .stack/jars/<name>. */
+function resolveJars(name: string): string {
+  const out = paths.jars(name);
+  const pom = join(ROOT, "stack", name, "pom.xml");
+  const stamp = join(out, ".pom.sha256");
+  const sha = createHash("sha256").update(readFileSync(pom)).digest("hex");
+  if (existsSync(stamp) && readFileSync(stamp, "utf8") === sha) return out;
+  say(`resolving ${name} jars with Maven (first run only)…`);
+  rmSync(out, { recursive: true, force: true });
+  const r = spawnSync("mvn", ["-q", "-B", "-f", pom, "dependency:copy-dependencies", "-DincludeScope=runtime",
+    `-DoutputDirectory=${out}`], { stdio: "inherit" });
+  if (r.error) throw new Error(`cannot run mvn (${r.error.message}): install Maven and a JDK 17+`);
+  if (r.status !== 0) throw new Error(`mvn could not resolve ${name} (exit ${r.status}); see its output above`);
+  writeFileSync(stamp, sha);
+  return out;
+}
+
+function readPid(name: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(paths.pid(name), "utf8").trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Alive and really ours: a recycled pid that now belongs to something else must never be signalled. */
+function ourProcess(name: string): number | undefined {
+  const pid = readPid(name);
+  if (!pid) return undefined;
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    const state = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0];
+    return cmd.includes(DIR) && state !== "Z" ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const s = connect({ host: "127.0.0.1", port });
+    s.once("connect", () => { s.destroy(); done(true); });
+    s.once("error", () => done(false));
+  });
+}
+
+function tail(file: string, lines = 25): string {
+  try {
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log yet)";
+  }
+}
+
+async function waitReady(svc: Service, pid: number): Promise<void> {
+  const start = Date.now();
+  let last = "";
+  while (Date.now() - start < TIMEOUT_MS) {
+    if (!ourProcess(svc.name)) {
+      throw new Error(`${svc.name} (pid ${pid}) exited during start-up. Read ${paths.log(svc.name)} and ${paths.out(svc.name)}:\n` +
+        tail(paths.out(svc.name)) + "\n" + tail(paths.log(svc.name)));
+    }
+    try {
+      await svc.probe();
+      return;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    await sleep(1000);
+  }
+  throw new Error(`${svc.name} did not answer within ${TIMEOUT_MS / 1000}s (last error: ${last}). Read ${paths.log(svc.name)}`);
+}
+
+async function up(svc: Service): Promise<void> {
+  const running = ourProcess(svc.name);
+  if (running) {
+    await waitReady(svc, running);
+    say(`${svc.name} already running (pid ${running}), answering on 127.0.0.1:${svc.port}`);
+    return;
+  }
+  if (await portOpen(svc.port)) {
+    throw new Error(`port ${svc.port} is taken by a process this script did not start; stop it or free the port`);
+  }
+  const jars = resolveJars(svc.name);
+  const args = [...jvmOptions(svc.name), ...svc.prepare(jars)];
+  mkdirSync(join(DIR, "logs"), { recursive: true });
+  mkdirSync(join(DIR, "run"), { recursive: true });
+  const out = openSync(paths.out(svc.name), "a");
+  // Detached in its own session, so that it outlives this script and a Ctrl-C here does not reach it.
+  const child = spawn("java", args, { detached: true, stdio: ["ignore", out, out], cwd: paths.home(svc.name) });
+  closeSync(out);
+  if (!child.pid) throw new Error(`could not start java for ${svc.name}: is a JDK 17+ on PATH?`);
+  child.unref();
+  writeFileSync(paths.pid(svc.name), String(child.pid));
+  const t0 = Date.now();
+  say(`${svc.name} starting (pid ${child.pid}), log ${paths.log(svc.name)}`);
+  await waitReady(svc, child.pid);
+  say(`${svc.name} answering on 127.0.0.1:${svc.port} after ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+}
+
+async function createTopics(): Promise<void> {
+  const admin = new Kafka({ brokers: ["127.0.0.1:9092"], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = TOPICS.filter((t) => !existing.has(t.topic));
+    if (missing.length) await admin.createTopics({ topics: missing.map((t) => ({ ...t, replicationFactor: 1 })), waitForLeaders: true });
+    say(`topics ready: ${TOPICS.map((t) => `${t.topic} (${t.numPartitions} partitions)`).join(", ")}`);
+    // The first group request creates __consumer_offsets; wait for its coordinator here, once, so that
+    // the first consumer does not meet "the coordinator is loading".
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        await admin.fetchOffsets({ groupId: "events-stack-warmup", topics: [TOPICS[0]!.topic] });
+        break;
+      } catch (e) {
+        if (Date.now() > deadline) throw new Error(`group coordinator not available after 60s: ${(e as Error).message}`);
+        await sleep(500);
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function down(svc: Service): Promise<void> {
+  const pid = ourProcess(svc.name);
+  if (!pid) {
+    rmSync(paths.pid(svc.name), { force: true });
+    say(`${svc.name} not running`);
+    return;
+  }
+  process.kill(pid, "SIGTERM");
+  const deadline = Date.now() + 60_000;
+  while (ourProcess(svc.name) && Date.now() < deadline) await sleep(250);
+  if (ourProcess(svc.name)) {
+    say(`${svc.name} (pid ${pid}) ignored SIGTERM for 60s; killing it`);
+    process.kill(pid, "SIGKILL");
+    while (ourProcess(svc.name)) await sleep(100);
+  }
+  rmSync(paths.pid(svc.name), { force: true });
+  say(`${svc.name} stopped (pid ${pid})`);
+}
+
+async function status(): Promise<boolean> {
+  let allUp = true;
+  for (const svc of SERVICES) {
+    const pid = ourProcess(svc.name);
+    const answers = await svc.probe().then(() => true, () => false);
+    allUp &&= answers;
+    say(`${svc.name}: ${pid ? `running (pid ${pid})` : "not started by this script"}, ${answers ? "answering" : "not answering"} on 127.0.0.1:${svc.port}`);
+  }
+  return allUp;
+}
+
+const usage = "usage: bun run stack up|down|status|reset [kafka|cassandra]";
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, only] = argv;
+  const chosen = only ? SERVICES.filter((s) => s.name === only) : SERVICES;
+  if (!chosen.length) throw new Error(`unknown service "${only}"; ${usage}`);
+  switch (cmd) {
+    case "up": {
+      const t0 = Date.now();
+      // Cassandra takes longest to boot: start it first, then Kafka, then wait for both.
+      await Promise.all([...chosen].reverse().map((s) => up(s)));
+      if (chosen.includes(kafka)) await createTopics();
+      say(`up in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+      return 0;
+    }
+    case "down":
+      await Promise.all(chosen.map((s) => down(s)));
+      return 0;
+    case "status":
+      return (await status()) ? 0 : 1;
+    case "reset":
+      await Promise.all(chosen.map((s) => down(s)));
+      for (const s of chosen) rmSync(paths.home(s.name), { recursive: true, force: true });
+      rmSync(join(DIR, "logs"), { recursive: true, force: true });
+      say("data and logs removed");
+      return 0;
+    default:
+      console.error(usage);
+      return 2;
+  }
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: Error) => {
+      console.error(`stack: ${e.message}`);
+      process.exit(1);
+    },
+  );
+}
+
+export { main as stack };

@@ -1,0 +1,9 @@
+// Bun imports these as text (`with { type: "text" }`) and embeds them in the compiled binary.
+declare module "*.cql" {
+  const text: string;
+  export default text;
+}
+declare module "*.html" {
+  const text: string;
+  export default text;
+}

@@ -1,0 +1,248 @@
+/**
+ * Every setting of `events`, in one table: environment variable, flag, default, parser, help, and which
+ * commands use it. A flag wins over its variable. A bad value throws ConfigError, which main.ts turns
+ * into one line on stderr and exit code 2.
+ */
+import { parseArgs } from "node:util";
+
+export type Command = "consume" | "simulate" | "migrate";
+
+export class ConfigError extends Error {}
+
+interface Setting<T> {
+  env: string;
+  flag: string;
+  default: string;
+  allowed: string;
+  help: string;
+  for: readonly Command[];
+  /** Never logged or echoed back in an error. */
+  secret?: boolean;
+  parse(raw: string): T;
+}
+
+// ---- value parsers -------------------------------------------------------------------------------
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "500ms", "30s", "2m", "1h" (or "0") → milliseconds. */
+export function parseDuration(raw: string): number {
+  if (raw.trim() === "0") return 0;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(raw.trim());
+  if (!m) throw new Error("a duration like 500ms, 30s, 2m, 1h");
+  return Math.round(Number(m[1]) * UNITS[m[2]!]!);
+}
+
+const duration = { parse: parseDuration, allowed: "a duration like 500ms, 30s, 2m, 1h" };
+
+function oneOf<const T extends string>(...values: T[]) {
+  return {
+    allowed: values.join(" | "),
+    parse(raw: string): T {
+      const v = raw.trim().toLowerCase();
+      if (!(values as string[]).includes(v)) throw new Error(values.join(" | "));
+      return v as T;
+    },
+  };
+}
+
+const text = (allowed = "a non-empty string") => ({
+  allowed,
+  parse(raw: string) {
+    if (!raw.trim()) throw new Error(allowed);
+    return raw.trim();
+  },
+});
+
+const optionalText = { allowed: "any string (empty: off)", parse: (raw: string) => raw };
+
+const bool = {
+  allowed: "true | false",
+  parse(raw: string): boolean {
+    const v = raw.trim().toLowerCase();
+    if (["1", "true", "yes", "on"].includes(v)) return true;
+    if (["", "0", "false", "no", "off"].includes(v)) return false;
+    throw new Error("true | false");
+  },
+};
+
+function hostPort(raw: string): string {
+  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/.exec(raw);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new Error("host:port");
+  return raw;
+}
+
+const hostPorts = {
+  allowed: "comma-separated host:port list",
+  parse(raw: string): string[] {
+    const list = raw.split(",").map((s) => s.trim()).filter(Boolean);
+    if (!list.length) throw new Error("");
+    list.forEach(hostPort);
+    return list;
+  },
+};
+
+const statusAddr = {
+  allowed: "host:port, or off",
+  parse(raw: string): { host: string; port: number } | null {
+    if (raw.trim().toLowerCase() === "off") return null;
+    hostPort(raw.trim());
+    const i = raw.lastIndexOf(":");
+    return { host: raw.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(raw.slice(i + 1)) };
+  },
+};
+
+function number(min: number, max: number, integer = true) {
+  const allowed = `${integer ? "an integer" : "a number"} from ${min} to ${max}`;
+  return {
+    allowed,
+    parse(raw: string): number {
+      const n = Number(raw.trim());
+      if (raw.trim() === "" || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+        throw new Error(allowed);
+      }
+      return n;
+    },
+  };
+}
+
+/** CQL replication map, given as CQL or in the short forms "SimpleStrategy:3" and "NetworkTopologyStrategy:dc1=3,dc2=3". */
+const replication = {
+  allowed: "SimpleStrategy:<rf> | NetworkTopologyStrategy:<dc>=<rf>,… | a CQL map {'class': …}",
+  parse(raw: string): string {
+    const v = raw.trim();
+    if (/^\{.*'class'.*\}$/s.test(v)) return v;
+    const simple = /^SimpleStrategy:(\d+)$/.exec(v);
+    if (simple) return `{'class': 'SimpleStrategy', 'replication_factor': ${simple[1]}}`;
+    const nts = /^NetworkTopologyStrategy:((?:[A-Za-z0-9_-]+=\d+,?)+)$/.exec(v);
+    if (nts) {
+      const dcs = nts[1]!.split(",").filter(Boolean).map((p) => p.split("=")).map(([dc, rf]) => `'${dc}': ${rf}`);
+      return `{'class': 'NetworkTopologyStrategy', ${dcs.join(", ")}}`;
+    }
+    throw new Error(this.allowed);
+  },
+};
+
+const fraction = number(0, 1, false);
+
+// ---- the table -----------------------------------------------------------------------------------
+
+const ALL: readonly Command[] = ["consume", "simulate", "migrate"];
+const KAFKA: readonly Command[] = ["consume", "simulate"];
+const CASSANDRA: readonly Command[] = ["consume", "migrate"];
+const CONSUME: readonly Command[] = ["consume"];
+const SIMULATE: readonly Command[] = ["simulate"];
+const RUNNING: readonly Command[] = ["consume", "simulate"];
+
+function s<T>(env: string, flag: string, def: string, p: { parse(raw: string): T; allowed: string }, help: string,
+  use: readonly Command[], secret = false): Setting<T> {
+  return { env, flag, default: def, allowed: p.allowed, parse: p.parse.bind(p), help, for: use, secret };
+}
+
+export const SETTINGS = {
+  brokers: s("KAFKA_BROKERS", "brokers", "127.0.0.1:9092", hostPorts, "comma-separated bootstrap brokers", KAFKA),
+  topic: s("KAFKA_TOPIC", "topic", "user-events", text(), "source topic (simulate: destination)", KAFKA),
+  groupId: s("KAFKA_GROUP_ID", "group-id", "events-consumer", text(), "consumer group; consumers of one group share the partitions", CONSUME),
+  dlqTopic: s("KAFKA_DLQ_TOPIC", "dlq-topic", "user-events.dlq", text(), "dead-letter topic", CONSUME),
+  kafkaSsl: s("KAFKA_SSL", "kafka-ssl", "false", bool, "TLS to the brokers", KAFKA),
+  saslMechanism: s("KAFKA_SASL_MECHANISM", "kafka-sasl-mechanism", "", {
+    allowed: "plain | scram-sha-256 | scram-sha-512 (empty: off)",
+    parse: (raw: string) => (raw.trim() === "" ? null : oneOf("plain", "scram-sha-256", "scram-sha-512").parse(raw)),
+  }, "SASL mechanism", KAFKA),
+  saslUsername: s("KAFKA_SASL_USERNAME", "kafka-sasl-username", "", optionalText, "SASL user", KAFKA),
+  saslPassword: s("KAFKA_SASL_PASSWORD", "kafka-sasl-password", "", optionalText, "SASL password", KAFKA, true),
+  format: s("EVENT_FORMAT", "format", "auto", oneOf("auto", "avro", "confluent", "json"),
+    "consume: how values are decoded (auto tells the three apart); simulate: what it writes (auto = avro)", KAFKA),
+  contactPoints: s("CASSANDRA_CONTACT_POINTS", "contact-points", "127.0.0.1:9042", hostPorts, "comma-separated Cassandra nodes", CASSANDRA),
+  localDc: s("CASSANDRA_LOCAL_DC", "local-dc", "datacenter1", text(), "the driver's local data centre", CASSANDRA),
+  keyspace: s("CASSANDRA_KEYSPACE", "keyspace", "event_streaming", {
+    allowed: "a CQL identifier: a letter, then letters, digits or _ (at most 48)",
+    parse(raw: string) {
+      if (!/^[A-Za-z][A-Za-z0-9_]{0,47}$/.test(raw.trim())) throw new Error(this.allowed);
+      return raw.trim();
+    },
+  }, "keyspace", CASSANDRA),
+  replication: s("CASSANDRA_REPLICATION", "replication", "SimpleStrategy:1", replication,
+    "keyspace replication for migrate (production: NetworkTopologyStrategy:dc1=3)", ["migrate"]),
+  cassandraUsername: s("CASSANDRA_USERNAME", "cassandra-username", "", optionalText, "Cassandra user", CASSANDRA),
+  cassandraPassword: s("CASSANDRA_PASSWORD", "cassandra-password", "", optionalText, "Cassandra password", CASSANDRA, true),
+  cassandraTls: s("CASSANDRA_TLS", "cassandra-tls", "false", bool, "TLS to Cassandra", CASSANDRA),
+  outOfOrderness: s("WATERMARK_OUT_OF_ORDERNESS", "out-of-orderness", "2m", duration, "bounded out-of-orderness of the watermark", CONSUME),
+  idleTimeout: s("WATERMARK_IDLE_TIMEOUT", "idle-timeout", "30s", duration, "a partition silent this long stops holding the watermark back", CONSUME),
+  lateEvents: s("LATE_EVENTS", "late-events", "store", oneOf("store", "dlq", "drop"), "what happens to late events (all are counted)", CONSUME),
+  maxInFlight: s("MAX_IN_FLIGHT", "max-in-flight", "20000", number(1, 1_000_000), "records decoded but not yet committed; bounds memory", CONSUME),
+  writeConcurrency: s("SINK_CONCURRENCY", "sink-concurrency", "256", number(1, 4096), "concurrent Cassandra writes", CONSUME),
+  exitWhenIdle: s("EXIT_WHEN_IDLE", "exit-when-idle", "0", duration,
+    "exit 0 once caught up and nothing new came for this long (0: run until signalled)", CONSUME),
+  statusAddr: s("STATUS_ADDR", "status-addr", "127.0.0.1:9464", statusAddr, "status server address, or off", RUNNING),
+  statusToken: s("STATUS_TOKEN", "status-token", "", optionalText, "bearer token for all but /healthz and /readyz", RUNNING, true),
+  logLevel: s("LOG_LEVEL", "log-level", "info", oneOf("trace", "debug", "info", "warn", "error", "fatal", "silent"), "JSON log lines on stdout", ALL),
+  rate: s("SIMULATE_RATE", "rate", "100", number(0, 10_000_000), "events per second (0: as fast as possible)", SIMULATE),
+  count: s("SIMULATE_COUNT", "count", "0", number(0, Number.MAX_SAFE_INTEGER), "stop after this many events (0: no limit)", SIMULATE),
+  duration: s("SIMULATE_DURATION", "duration", "0", duration, "stop after this long (0: no limit)", SIMULATE),
+  users: s("SIMULATE_USERS", "users", "1000", number(1, 10_000_000), "distinct simulated users", SIMULATE),
+  seed: s("SIMULATE_SEED", "seed", "", {
+    allowed: "an integer (empty: random)",
+    parse: (raw: string) => (raw.trim() === "" ? null : number(0, 2 ** 32 - 1).parse(raw)),
+  }, "random seed: the same seed gives the same events", SIMULATE),
+  outOfOrder: s("SIMULATE_OUT_OF_ORDER", "out-of-order", "0", duration, "max jitter of event_time behind the wall clock", SIMULATE),
+  lateFraction: s("SIMULATE_LATE_FRACTION", "late-fraction", "0", fraction, "fraction of events sent deliberately late", SIMULATE),
+  lateBy: s("SIMULATE_LATE_BY", "late-by", "3m", duration, "how far behind the clock late events are", SIMULATE),
+  invalidFraction: s("SIMULATE_INVALID_FRACTION", "invalid-fraction", "0", fraction, "fraction of malformed records", SIMULATE),
+} as const;
+
+type Settings = typeof SETTINGS;
+export type Config = { [K in keyof Settings]: ReturnType<Settings[K]["parse"]> };
+export type SettingName = keyof Settings;
+
+/** Read the settings of one command from env and argv; throws ConfigError naming the first bad one. */
+export function loadConfig(command: Command, argv: string[], env: Record<string, string | undefined> = process.env): Config {
+  const mine = (Object.entries(SETTINGS) as [SettingName, Setting<unknown>][]).filter(([, st]) => st.for.includes(command));
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: Object.fromEntries(mine.map(([, st]) => [st.flag, { type: "string" as const }])),
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    throw new ConfigError(`${(e as Error).message.split("\n")[0]}; see events ${command} --help`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [name, st] of Object.entries(SETTINGS) as [SettingName, Setting<unknown>][]) {
+    const fromFlag = values[st.flag];
+    const raw = typeof fromFlag === "string" ? fromFlag : (env[st.env] ?? st.default);
+    const source = typeof fromFlag === "string" ? `--${st.flag}` : env[st.env] !== undefined ? st.env : `default of ${st.env}`;
+    try {
+      out[name] = st.parse(raw);
+    } catch {
+      // Settings of other commands are parsed from their defaults only when unset; a bad env value
+      // for another command is not this command's business.
+      if (!st.for.includes(command)) { out[name] = st.parse(st.default); continue; }
+      const shown = st.secret ? "***" : JSON.stringify(raw);
+      throw new ConfigError(`invalid ${source === st.env ? st.env : `${source} (${st.env})`}: ${shown}; allowed: ${st.allowed}`);
+    }
+  }
+  return out as Config;
+}
+
+/** The effective settings of a command for the start-up log line, secrets replaced. */
+export function redacted(config: Config, command: Command): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, st] of Object.entries(SETTINGS) as [SettingName, Setting<unknown>][]) {
+    if (!st.for.includes(command)) continue;
+    const v = config[name];
+    out[st.env] = st.secret ? (v ? "***" : "") : v;
+  }
+  return out;
+}
+
+/** Usage lines of a command's settings: flag, env, default, allowed values. */
+export function settingsHelp(command: Command): string {
+  const rows = Object.values(SETTINGS as Record<string, Setting<unknown>>).filter((st) => st.for.includes(command));
+  return rows
+    .map((st) => `  --${st.flag} <v>`.padEnd(30) + `${st.env}`.padEnd(28) + `default: ${st.default === "" ? "(unset)" : st.default}\n` +
+      " ".repeat(30) + `${st.help}; ${st.allowed}`)
+    .join("\n");
+}

@@ -1,0 +1,102 @@
+#!/usr/bin/env bun
+/**
+ * `events`: one binary, three commands.
+ *   consume   Kafka → decode → validate/transform → bucket_date → Cassandra (src/pipeline.ts)
+ *   simulate  realistic website activity into Kafka (src/simulate.ts)
+ *   migrate   apply cql/schema.cql (src/migrate.ts)
+ * Settings come from env vars and flags (src/config.ts); a bad one exits 2 with one line.
+ */
+import "./quiet.ts";
+import pkg from "../package.json" with { type: "json" };
+import { type Command, ConfigError, loadConfig, settingsHelp } from "./config.ts";
+import { describeCassandraError } from "./cassandra.ts";
+import { log, setLogLevel } from "./log.ts";
+
+const COMMANDS: Record<Command, string> = {
+  consume: "run the pipeline with its status server until SIGTERM/SIGINT (then drain, commit, exit 0)",
+  simulate: "produce realistic user events to Kafka, with the status server",
+  migrate: "apply cql/schema.cql (keyspace and tables); idempotent",
+};
+
+function usage(): string {
+  return [
+    `events ${pkg.version}: real-time user-event pipeline (Kafka → Cassandra)`,
+    "",
+    "usage: events <command> [flags]",
+    "",
+    ...Object.entries(COMMANDS).map(([c, d]) => `  ${c.padEnd(10)}${d}`),
+    "",
+    "  events <command> --help   the command's flags, env vars and defaults",
+    "  events --version",
+    "",
+    "Every setting is an env var with a flag of the same meaning; the flag wins.",
+    "Durations: 500ms, 30s, 2m, 1h.",
+  ].join("\n");
+}
+
+function commandUsage(cmd: Command): string {
+  return `usage: events ${cmd} [flags]\n\n${COMMANDS[cmd]}\n\nflags and env vars:\n${settingsHelp(cmd)}`;
+}
+
+async function run(cmd: Command, argv: string[]): Promise<number> {
+  const cfg = loadConfig(cmd, argv);
+  setLogLevel(cfg.logLevel);
+  switch (cmd) {
+    case "migrate": {
+      const { migrate } = await import("./migrate.ts");
+      try {
+        await migrate(cfg);
+      } catch (e) {
+        console.error(`events migrate: ${describeCassandraError(e, cfg)}`);
+        return 1;
+      }
+      return 0;
+    }
+    case "consume": {
+      const { consume } = await import("./pipeline.ts");
+      return consume(cfg);
+    }
+    case "simulate": {
+      const { simulate } = await import("./simulate.ts");
+      return simulate(cfg);
+    }
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === "--version" || first === "-v" || first === "version") {
+    console.log(pkg.version);
+    return 0;
+  }
+  if (!first || first === "--help" || first === "-h" || first === "help") {
+    console.log(usage());
+    return first ? 0 : 2;
+  }
+  if (!(first in COMMANDS)) {
+    console.error(`events: unknown command "${first}"; commands: ${Object.keys(COMMANDS).join(", ")} (events --help)`);
+    return 2;
+  }
+  const cmd = first as Command;
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(commandUsage(cmd));
+    return 0;
+  }
+  try {
+    return await run(cmd, rest);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`events ${cmd}: ${e.message}`);
+      return 2;
+    }
+    log.fatal({ err: e }, `events ${cmd} failed`);
+    console.error(`events ${cmd}: ${(e as Error)?.message ?? e}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+  // Clients may keep sockets or timers alive after a command is done; the command's result is final.
+  process.exit(process.exitCode);
+}

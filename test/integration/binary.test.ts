@@ -1,0 +1,43 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { cassandraClient, freshKeyspace, requireStack, runEvents } from "../helpers/stack.ts";
+
+const keyspace = freshKeyspace("it_bin");
+beforeAll(requireStack);
+afterAll(async () => {
+  const c = cassandraClient();
+  await c.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
+  await c.shutdown();
+});
+
+test("the compiled binary prints usage with every command", () => {
+  const r = runEvents("binary", ["--help"]);
+  expect(r.status).toBe(0);
+  for (const cmd of ["consume", "simulate", "migrate"]) expect(r.stdout).toContain(cmd);
+  const c = runEvents("binary", ["consume", "--help"]);
+  expect(c.status).toBe(0);
+  for (const env of ["KAFKA_BROKERS", "WATERMARK_OUT_OF_ORDERNESS", "LATE_EVENTS", "STATUS_ADDR"]) expect(c.stdout).toContain(env);
+});
+
+test("a bad setting exits 2 with one clear line naming it", () => {
+  const r = runEvents("binary", ["consume"], { WATERMARK_OUT_OF_ORDERNESS: "two minutes" });
+  expect(r.status).toBe(2);
+  expect(r.stdout).toBe("");
+  expect(r.stderr.trim().split("\n")).toEqual([
+    'events consume: invalid WATERMARK_OUT_OF_ORDERNESS: "two minutes"; allowed: a duration like 500ms, 30s, 2m, 1h',
+  ]);
+});
+
+test("the binary migrates the real Cassandra", async () => {
+  const r = runEvents("binary", ["migrate"], { CASSANDRA_KEYSPACE: keyspace });
+  expect(r.status).toBe(0);
+  const c = cassandraClient();
+  const rs = await c.execute("SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?", [keyspace]);
+  await c.shutdown();
+  expect(rs.rows.map((x) => x.table_name)).toEqual(["user_events"]);
+});
+
+test("a secret in a bad setting is never echoed", () => {
+  const r = runEvents("binary", ["consume"], { KAFKA_SASL_MECHANISM: "plain", KAFKA_SASL_PASSWORD: "hunter2", LATE_EVENTS: "nope" });
+  expect(r.status).toBe(2);
+  expect(r.stderr + r.stdout).not.toContain("hunter2");
+});
