@@ -1,0 +1,85 @@
+/**
+ * Event-time watermarks with Flink's bounded-out-of-orderness semantics.
+ *
+ * Per partition: watermark = maxEventTime - outOfOrderness - 1 ms (Flink's
+ * BoundedOutOfOrdernessWatermarks). The pipeline's watermark is the minimum over the assigned partitions
+ * that are not idle, and it never moves backwards. A partition that has seen nothing yet holds the
+ * watermark back, as in Flink, until it has been silent for idleTimeout (Flink's withIdleness). When
+ * every partition is idle, the watermark stays where it is.
+ *
+ * An event is late when its event_time is at or below the current watermark. Like Flink's periodic
+ * emission, the watermark advances between batches (advance()), not between records of one batch.
+ */
+export const NO_WATERMARK = Number.MIN_SAFE_INTEGER;
+
+interface PartitionState {
+  maxEventTime: number; // NO_WATERMARK until the first event
+  lastActivity: number; // wall clock of the last record, or of the assignment
+}
+
+export class Watermarks {
+  private readonly partitions = new Map<number, PartitionState>();
+  private current = NO_WATERMARK;
+
+  constructor(
+    private readonly outOfOrdernessMs: number,
+    private readonly idleTimeoutMs: number,
+  ) {}
+
+  /** Partitions given to this consumer by a rebalance start with no events and fresh idleness. */
+  assign(partitions: Iterable<number>, now: number): void {
+    for (const p of partitions) if (!this.partitions.has(p)) this.partitions.set(p, { maxEventTime: NO_WATERMARK, lastActivity: now });
+  }
+
+  /** Revoked partitions stop holding the watermark back; their state goes with them to the next owner. */
+  revoke(partitions: Iterable<number>): void {
+    for (const p of partitions) this.partitions.delete(p);
+  }
+
+  /** Set the assignment to exactly these partitions. */
+  setAssignment(partitions: number[], now: number): void {
+    const keep = new Set(partitions);
+    this.revoke([...this.partitions.keys()].filter((p) => !keep.has(p)));
+    this.assign(partitions, now);
+  }
+
+  isLate(eventTime: number): boolean {
+    return eventTime <= this.current;
+  }
+
+  /** Record an event (or just activity, with eventTime undefined) of a partition. */
+  observe(partition: number, eventTime: number | undefined, now: number): void {
+    let st = this.partitions.get(partition);
+    if (!st) {
+      st = { maxEventTime: NO_WATERMARK, lastActivity: now };
+      this.partitions.set(partition, st);
+    }
+    st.lastActivity = now;
+    if (eventTime !== undefined && eventTime > st.maxEventTime) st.maxEventTime = eventTime;
+  }
+
+  /** Recompute the pipeline's watermark; returns it. Never moves backwards. */
+  advance(now: number): number {
+    let min = Number.POSITIVE_INFINITY;
+    for (const st of this.partitions.values()) {
+      if (now - st.lastActivity >= this.idleTimeoutMs) continue; // idle: does not hold the watermark back
+      const wm = st.maxEventTime === NO_WATERMARK ? NO_WATERMARK : st.maxEventTime - this.outOfOrdernessMs - 1;
+      if (wm < min) min = wm;
+    }
+    if (min !== Number.POSITIVE_INFINITY && min > this.current) this.current = min;
+    return this.current;
+  }
+
+  get value(): number {
+    return this.current;
+  }
+
+  /** Per-partition view for the status page. */
+  snapshot(now: number): { partition: number; watermark: number | null; idle: boolean }[] {
+    return [...this.partitions.entries()].map(([partition, st]) => ({
+      partition,
+      watermark: st.maxEventTime === NO_WATERMARK ? null : st.maxEventTime - this.outOfOrdernessMs - 1,
+      idle: now - st.lastActivity >= this.idleTimeoutMs,
+    }));
+  }
+}

@@ -1,0 +1,106 @@
+import { describe, expect, test } from "bun:test";
+import { decode, encode } from "../../src/decode.ts";
+import { BadRecord } from "../../src/event.ts";
+import { bucketDate, LIMITS, toEvent } from "../../src/transform.ts";
+
+const NOW = Date.parse("2026-11-22T12:00:00Z");
+const ev = {
+  user_id: "0b7e4c52-6f0e-4b8a-9a53-2f1f4d3c2a10",
+  event_type: "PAGE_VIEW",
+  event_time: NOW - 5000,
+  event_id: "6a1d4c0e-8b2f-4e71-b9c4-1e2d3f4a5b6c",
+  metadata: { page: "/home", device: "mobile" },
+};
+
+function reason(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof BadRecord) return e.reason;
+    throw e;
+  }
+  throw new Error("expected a BadRecord");
+}
+
+describe("decode", () => {
+  for (const format of ["avro", "confluent", "json"] as const) {
+    test(`${format} round-trips, explicitly and with auto`, () => {
+      const bytes = encode(ev, format);
+      expect(decode(bytes, format)).toEqual(ev);
+      expect(decode(bytes, "auto")).toEqual(ev);
+    });
+  }
+
+  test("plain Avro of a valid event starts with 0x48 (the length of a UUID)", () => {
+    expect(encode(ev, "avro")[0]).toBe(0x48);
+  });
+
+  test("the seed's JSON shape, with scalar metadata values and camelCase", () => {
+    const json = Buffer.from(JSON.stringify({ userId: ev.user_id, eventType: "CLICK", eventTime: NOW, eventId: ev.event_id,
+      metadata: { n: 3, ok: true } }));
+    const e = toEvent(decode(json, "auto"), NOW);
+    expect(e.metadata).toEqual({ n: "3", ok: "true" });
+    expect(e.eventType).toBe("CLICK");
+  });
+
+  test("garbage, truncated and trailing bytes are undecodable", () => {
+    const avro = encode(ev, "avro");
+    expect(reason(() => decode(Buffer.from([0xff, 0xfe, 0x01]), "auto"))).toBe("undecodable");
+    expect(reason(() => decode(avro.subarray(0, avro.length - 3), "auto"))).toBe("undecodable");
+    expect(reason(() => decode(Buffer.concat([avro, Buffer.from([1, 2])]), "auto"))).toBe("undecodable");
+    expect(reason(() => decode(Buffer.from([0, 0, 0]), "auto"))).toBe("undecodable");
+    expect(reason(() => decode(Buffer.alloc(0), "auto"))).toBe("undecodable");
+    expect(reason(() => decode(null, "auto"))).toBe("undecodable");
+    expect(reason(() => decode(Buffer.from("{not json"), "auto"))).toBe("undecodable");
+    expect(reason(() => decode(avro, "json"))).toBe("undecodable");
+    expect(reason(() => decode(avro, "confluent"))).toBe("undecodable");
+  });
+});
+
+describe("validate and transform", () => {
+  const raw = (over: Record<string, unknown>) => ({ ...ev, ...over });
+
+  test("a valid event becomes a row with its UTC bucket_date", () => {
+    expect(toEvent(ev, NOW)).toEqual({ userId: ev.user_id, eventType: "PAGE_VIEW", eventTime: ev.event_time,
+      eventId: ev.event_id, metadata: ev.metadata, bucketDate: "2026-11-22" });
+  });
+
+  test("bucket_date is the UTC date, right across midnight", () => {
+    expect(bucketDate(Date.parse("2026-11-22T23:59:59.999Z"))).toBe("2026-11-22");
+    expect(bucketDate(Date.parse("2026-11-23T00:00:00.000Z"))).toBe("2026-11-23");
+    expect(bucketDate(Date.parse("2000-01-01T00:00:00.000Z"))).toBe("2000-01-01");
+    expect(bucketDate(Date.parse("2026-11-22T23:59:59.999Z"))).toBe("2026-11-22");
+  });
+
+  test("UUIDs are normalised to lower case", () => {
+    expect(toEvent(raw({ user_id: ev.user_id.toUpperCase() }), NOW).userId).toBe(ev.user_id);
+  });
+
+  test("each kind of bad input has its reason", () => {
+    expect(reason(() => toEvent(raw({ user_id: undefined }), NOW))).toBe("missing_field");
+    expect(reason(() => toEvent(raw({ event_time: null }), NOW))).toBe("missing_field");
+    expect(reason(() => toEvent(raw({ user_id: "not-a-uuid" }), NOW))).toBe("invalid_uuid");
+    expect(reason(() => toEvent(raw({ event_id: 42 }), NOW))).toBe("wrong_type");
+    expect(reason(() => toEvent(raw({ event_type: "" }), NOW))).toBe("invalid_event_type");
+    expect(reason(() => toEvent(raw({ event_type: "x".repeat(65) }), NOW))).toBe("invalid_event_type");
+    expect(reason(() => toEvent(raw({ event_type: "a\u0000b" }), NOW))).toBe("invalid_event_type");
+    expect(reason(() => toEvent(raw({ event_type: 7 }), NOW))).toBe("wrong_type");
+    expect(reason(() => toEvent(raw({ event_time: "yesterday" }), NOW))).toBe("wrong_type");
+    expect(reason(() => toEvent(raw({ event_time: Number.NaN }), NOW))).toBe("invalid_event_time");
+    expect(reason(() => toEvent(raw({ event_time: 1.5e12 + 0.5 }), NOW))).toBe("invalid_event_time");
+    expect(reason(() => toEvent(raw({ event_time: -1 }), NOW))).toBe("invalid_event_time");
+    expect(reason(() => toEvent(raw({ event_time: NOW + LIMITS.maxFutureMs + 1 }), NOW))).toBe("invalid_event_time");
+    expect(reason(() => toEvent(raw({ metadata: { a: { nested: 1 } } }), NOW))).toBe("invalid_metadata");
+    expect(reason(() => toEvent(raw({ metadata: { a: null } }), NOW))).toBe("invalid_metadata");
+    expect(reason(() => toEvent(raw({ metadata: [1] }), NOW))).toBe("wrong_type");
+    const many = Object.fromEntries(Array.from({ length: LIMITS.metadataMaxEntries + 1 }, (_, i) => [`k${i}`, "v"]));
+    expect(reason(() => toEvent(raw({ metadata: many }), NOW))).toBe("invalid_metadata");
+    expect(reason(() => toEvent(raw({ metadata: { k: "v".repeat(LIMITS.metadataValueMaxLength + 1) } }), NOW))).toBe("invalid_metadata");
+  });
+
+  test("metadata at the bounds is accepted; absent metadata is an empty map", () => {
+    const full = Object.fromEntries(Array.from({ length: LIMITS.metadataMaxEntries }, (_, i) => [`k${i}`, "v".repeat(100)]));
+    expect(Object.keys(toEvent(raw({ metadata: full }), NOW).metadata)).toHaveLength(LIMITS.metadataMaxEntries);
+    expect(toEvent(raw({ metadata: undefined }), NOW).metadata).toEqual({});
+  });
+});
