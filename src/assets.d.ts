@@ -7,3 +7,7 @@ declare module "*.html" {
   const text: string;
   export default text;
 }
+declare module "*.avsc" {
+  const schema: object;
+  export default schema;
+}
