@@ -3,10 +3,6 @@ declare module "*.cql" {
   const text: string;
   export default text;
 }
-declare module "*.html" {
-  const text: string;
-  export default text;
-}
 declare module "*.avsc" {
   const schema: object;
   export default schema;

@@ -1,0 +1,89 @@
+/**
+ * Dead-letter topic: a record that cannot become a row is kept, not dropped. It goes to KAFKA_DLQ_TOPIC
+ * with its original key, value and headers, plus headers naming why and where it came from:
+ *   dlq.reason        stable class (undecodable, invalid_uuid, …: event.ts BadReason)
+ *   dlq.error         what exactly was wrong, for a person
+ *   dlq.source.topic / dlq.source.partition / dlq.source.offset / dlq.source.timestamp
+ *   dlq.time          when it was dead-lettered (ISO 8601)
+ * Sends are acknowledged by all in-sync replicas and retried until they succeed: the source offset is
+ * committed only after the dead-letter record is safely in Kafka.
+ */
+import type { Kafka, KafkaMessage, Producer } from "kafkajs";
+import type { BadReason } from "./event.ts";
+import { log } from "./log.ts";
+import { metrics } from "./metrics.ts";
+import { backoff, sleep } from "./retry.ts";
+
+export interface DeadLetter {
+  message: KafkaMessage;
+  topic: string;
+  partition: number;
+  reason: BadReason;
+  detail: string;
+}
+
+/** One log line per reason a minute at most, with how many were dead-lettered since the last one. */
+const LOG_EVERY_MS = 60_000;
+
+export class DeadLetters {
+  private readonly lastLogged = new Map<BadReason, { at: number; suppressed: number }>();
+
+  private constructor(
+    private readonly producer: Producer,
+    private readonly topic: string,
+  ) {}
+
+  static async open(kafka: Kafka, topic: string): Promise<DeadLetters> {
+    const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: false });
+    await producer.connect();
+    return new DeadLetters(producer, topic);
+  }
+
+  async send(items: DeadLetter[], signal: AbortSignal): Promise<void> {
+    if (!items.length) return;
+    const now = new Date().toISOString();
+    const messages = items.map((d) => ({
+      key: d.message.key,
+      value: d.message.value,
+      headers: {
+        ...d.message.headers,
+        "dlq.reason": d.reason,
+        "dlq.error": d.detail.slice(0, 1024),
+        "dlq.source.topic": d.topic,
+        "dlq.source.partition": String(d.partition),
+        "dlq.source.offset": d.message.offset,
+        "dlq.source.timestamp": d.message.timestamp,
+        "dlq.time": now,
+      },
+    }));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.producer.send({ topic: this.topic, acks: -1, messages });
+        break;
+      } catch (e) {
+        if (attempt % 10 === 0) log.warn({ err: (e as Error).message, attempt }, "dead-letter send failed; retrying");
+        await sleep(backoff(attempt), signal);
+      }
+    }
+    for (const d of items) {
+      metrics.deadLettered.inc({ reason: d.reason });
+      this.logRateLimited(d);
+    }
+  }
+
+  private logRateLimited(d: DeadLetter): void {
+    const now = Date.now();
+    const seen = this.lastLogged.get(d.reason);
+    if (seen && now - seen.at < LOG_EVERY_MS) {
+      seen.suppressed++;
+      return;
+    }
+    this.lastLogged.set(d.reason, { at: now, suppressed: 0 });
+    log.warn({ reason: d.reason, error: d.detail, topic: d.topic, partition: d.partition, offset: d.message.offset,
+      sameReasonSinceLastLine: seen?.suppressed ?? 0 }, "record dead-lettered");
+  }
+
+  async close(): Promise<void> {
+    await this.producer.disconnect().catch(() => {});
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Prometheus metrics of a process (prom-client), named events_*; documented in the README ("Metrics").
+ * The pipeline and the simulator update them; the status server exposes them.
+ */
+import client from "prom-client";
+
+export const registry = new client.Registry();
+client.collectDefaultMetrics({ register: registry, prefix: "events_process_" });
+
+const counter = (name: string, help: string, labelNames: string[] = []) =>
+  new client.Counter({ name, help, labelNames, registers: [registry] });
+const gauge = (name: string, help: string, labelNames: string[] = []) =>
+  new client.Gauge({ name, help, labelNames, registers: [registry] });
+
+export const metrics = {
+  consumed: counter("events_consumed_total", "records read from the source topic"),
+  written: counter("events_written_total", "events written to Cassandra (acknowledged)"),
+  deadLettered: counter("events_dead_lettered_total", "records sent to the dead-letter topic, by reason", ["reason"]),
+  late: counter("events_late_total", "events at or below the watermark, by what LATE_EVENTS did with them", ["policy"]),
+  retries: counter("events_sink_retries_total", "Cassandra writes retried after a timeout or unavailability"),
+  committed: counter("events_offsets_committed_total", "records whose offsets were committed"),
+  inFlight: gauge("events_in_flight", "records read but not yet written or dead-lettered"),
+  writeSeconds: new client.Histogram({
+    name: "events_cassandra_write_seconds", help: "Cassandra write latency (one row or one partition's rows)",
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
+  }),
+  endToEndSeconds: new client.Histogram({
+    name: "events_end_to_end_latency_seconds", help: "Kafka record timestamp to Cassandra write acknowledged",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [registry],
+  }),
+  watermark: gauge("events_watermark_timestamp_seconds", "the pipeline's event-time watermark"),
+  watermarkLag: gauge("events_watermark_lag_seconds", "how far the watermark is behind the wall clock"),
+  consumerLag: gauge("events_consumer_lag", "records in the partition not yet processed", ["partition"]),
+  assignedPartitions: gauge("events_assigned_partitions", "partitions assigned to this consumer"),
+  produced: counter("events_produced_total", "events acknowledged by Kafka (simulate)"),
+  producedInvalid: counter("events_produced_invalid_total", "deliberately malformed records produced (simulate)"),
+  produceRate: gauge("events_produce_rate", "events per second over the last second (simulate)"),
+};
+
+/** A counter's current value, for summaries and the status page. */
+export async function value(c: client.Counter | client.Gauge, labels?: Record<string, string>): Promise<number> {
+  const m = await c.get();
+  if (!labels) return m.values.reduce((a, v) => a + v.value, 0);
+  return m.values.filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l)).reduce((a, v) => a + v.value, 0);
+}
