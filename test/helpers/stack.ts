@@ -2,11 +2,11 @@
  * Integration tests run against the real local stack (bun run stack up). When it does not answer,
  * they fail with that reason: never skipped silently.
  */
+import "../../src/quiet.ts";
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import cassandra from "cassandra-driver";
 import { Kafka, logLevel } from "kafkajs";
-import "../../src/quiet.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
 export const BROKERS = ["127.0.0.1:9092"];
