@@ -171,6 +171,8 @@ export const SETTINGS = {
   idleTimeout: s("WATERMARK_IDLE_TIMEOUT", "idle-timeout", "30s", duration, "a partition silent this long stops holding the watermark back", CONSUME),
   lateEvents: s("LATE_EVENTS", "late-events", "store", oneOf("store", "dlq", "drop"), "what happens to late events (all are counted)", CONSUME),
   maxInFlight: s("MAX_IN_FLIGHT", "max-in-flight", "20000", number(1, 1_000_000), "records decoded but not yet committed; bounds memory", CONSUME),
+  sessionTimeout: s("KAFKA_SESSION_TIMEOUT", "session-timeout", "10s", duration,
+    "a consumer silent this long (crashed) loses its partitions to the rest of the group", CONSUME),
   partitionsConcurrently: s("KAFKA_PARTITIONS_CONCURRENTLY", "partitions-concurrently", "3", number(1, 1024),
     "partitions processed at once by one consumer", CONSUME),
   writeConcurrency: s("SINK_CONCURRENCY", "sink-concurrency", "256", number(1, 4096), "concurrent Cassandra writes", CONSUME),

@@ -25,6 +25,7 @@ export interface SourceSettings {
   groupId: string;
   maxInFlight: number;
   partitionsConcurrently: number;
+  sessionTimeoutMs: number;
 }
 
 export class KafkaSource {
@@ -45,7 +46,7 @@ export class KafkaSource {
   ) {
     this.consumer = kafka.consumer({
       groupId: s.groupId,
-      sessionTimeout: 30_000,
+      sessionTimeout: s.sessionTimeoutMs,
       rebalanceTimeout: 60_000,
       heartbeatInterval: 3000,
       maxWaitTimeInMs: 250,
