@@ -189,6 +189,15 @@ export const SETTINGS = {
     allowed: "an integer (empty: random)",
     parse: (raw: string) => (raw.trim() === "" ? null : number(0, 2 ** 32 - 1).parse(raw)),
   }, "random seed: the same seed gives the same events", SIMULATE),
+  start: s("SIMULATE_START", "start", "now", {
+    allowed: "now, or an ISO-8601 instant like 2026-11-22T00:00:00Z",
+    parse(raw: string): number | null {
+      if (raw.trim().toLowerCase() === "now") return null;
+      const t = Date.parse(raw.trim());
+      if (!/^\d{4}-\d{2}-\d{2}T/.test(raw.trim()) || Number.isNaN(t)) throw new Error(this.allowed);
+      return t;
+    },
+  }, "event time of the first event; with --seed, a fixed start makes runs byte-identical", SIMULATE),
   outOfOrder: s("SIMULATE_OUT_OF_ORDER", "out-of-order", "0", duration, "max jitter of event_time behind the wall clock", SIMULATE),
   lateFraction: s("SIMULATE_LATE_FRACTION", "late-fraction", "0", fraction, "fraction of events sent deliberately late", SIMULATE),
   lateBy: s("SIMULATE_LATE_BY", "late-by", "3m", duration, "how far behind the clock late events are", SIMULATE),

@@ -8,7 +8,7 @@
  * Sends are acknowledged by all in-sync replicas and retried until they succeed: the source offset is
  * committed only after the dead-letter record is safely in Kafka.
  */
-import type { Kafka, KafkaMessage, Producer } from "kafkajs";
+import { type Kafka, type KafkaMessage, type Message, Partitioners, type Producer } from "kafkajs";
 import type { BadReason } from "./event.ts";
 import { log } from "./log.ts";
 import { metrics } from "./metrics.ts";
@@ -34,7 +34,7 @@ export class DeadLetters {
   ) {}
 
   static async open(kafka: Kafka, topic: string): Promise<DeadLetters> {
-    const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: false });
+    const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     return new DeadLetters(producer, topic);
   }
@@ -42,7 +42,7 @@ export class DeadLetters {
   async send(items: DeadLetter[], signal: AbortSignal): Promise<void> {
     if (!items.length) return;
     const now = new Date().toISOString();
-    const messages = items.map((d) => ({
+    const messages: Message[] = items.map((d) => ({
       key: d.message.key,
       value: d.message.value,
       headers: {
@@ -56,18 +56,30 @@ export class DeadLetters {
         "dlq.time": now,
       },
     }));
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.producer.send({ topic: this.topic, acks: -1, messages });
-        break;
-      } catch (e) {
-        if (attempt % 10 === 0) log.warn({ err: (e as Error).message, attempt }, "dead-letter send failed; retrying");
-        await sleep(backoff(attempt), signal);
+    // Kafka refuses a request batch over message.max.bytes (1 MiB by default): send in slices under it.
+    for (let from = 0; from < messages.length;) {
+      let to = from;
+      for (let bytes = 0; to < messages.length && (to === from || bytes < 512 * 1024); to++) {
+        bytes += (messages[to]!.value?.length ?? 0) + (messages[to]!.key?.length ?? 0) + 512;
       }
+      await this.sendSlice(messages.slice(from, to), signal);
+      from = to;
     }
     for (const d of items) {
       metrics.deadLettered.inc({ reason: d.reason });
       this.logRateLimited(d);
+    }
+  }
+
+  private async sendSlice(messages: Message[], signal: AbortSignal): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.producer.send({ topic: this.topic, acks: -1, messages });
+        return;
+      } catch (e) {
+        if (attempt % 10 === 0) log.warn({ err: (e as Error).message, attempt }, "dead-letter send failed; retrying");
+        await sleep(backoff(attempt), signal);
+      }
     }
   }
 

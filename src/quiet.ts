@@ -1,8 +1,9 @@
 /**
  * KafkaJS schedules `setTimeout(fn, throttledUntil - Date.now())` with throttledUntil = -1 when no broker
- * throttle applies, and Bun prints a TimeoutNegativeWarning to stderr for it. The timeout is clamped to
- * 1 ms either way, so the warning says nothing, and Bun prints it natively (process.emitWarning never
- * sees it): the only switch is NODE_NO_WARNINGS, read when the warning is about to be printed.
- * Our own diagnostics go through the JSON logger, which this does not touch.
+ * throttle applies, and Bun prints a TimeoutNegativeWarning to stderr for it (natively: neither
+ * process.emitWarning nor a 'warning' listener sees it). A negative delay means "as soon as possible"
+ * either way, so clamp it to 0 before Bun sees it; every other call passes through untouched.
  */
-process.env.NODE_NO_WARNINGS ??= "1";
+const original = globalThis.setTimeout;
+globalThis.setTimeout = ((fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) =>
+  original(fn, typeof ms === "number" && ms < 0 ? 0 : ms, ...args)) as typeof setTimeout;

@@ -1,2 +1,154 @@
+/**
+ * `events simulate`: realistic website activity (src/activity.ts) into Kafka, at a steady rate or as
+ * fast as the cluster takes it.
+ *
+ * Pacing: event i is due at start + i / rate. Each tick sends everything due, in one batch, keyed by
+ * user_id (so one user's events keep their order within a partition), acknowledged by all in-sync
+ * replicas. One batch is in flight at a time while the next is generated. Event times follow the
+ * clock of that schedule: start (--start, default now) + i / rate, minus jitter (--out-of-order), or
+ * --late-by behind it for --late-fraction of the events. With --seed and --start fixed, two runs send
+ * byte-identical values.
+ */
+import { type Message, Partitioners } from "kafkajs";
+import { malformed, seededRandom, Website } from "./activity.ts";
 import type { Config } from "./config.ts";
-export async function simulate(_cfg: Config): Promise<number> { throw new Error("simulate: not built yet"); }
+import { redacted } from "./config.ts";
+import { encode } from "./decode.ts";
+import { kafkaClient } from "./kafka.ts";
+import { log } from "./log.ts";
+import { metrics, value } from "./metrics.ts";
+import { startStatus } from "./status.ts";
+
+/** At --rate 0 (as fast as possible) the schedule assumes this many events per second of event time. */
+const NOMINAL_RATE = 1000;
+const MAX_BATCH = 5000;
+/** Kafka refuses a record batch over message.max.bytes (1 MiB by default): stay well under it. */
+const MAX_BATCH_BYTES = 768 * 1024;
+const TICK_MS = 20;
+
+export async function simulate(cfg: Config): Promise<number> {
+  const seed = cfg.seed ?? Math.floor(Math.random() * 2 ** 32);
+  const format = cfg.format === "auto" ? "avro" : cfg.format;
+  const origin = cfg.start ?? Date.now();
+  const rate = cfg.rate;
+  const eventStep = 1000 / (rate || NOMINAL_RATE); // ms of event time between two events
+  log.info({ settings: { ...redacted(cfg, "simulate"), SIMULATE_SEED: seed } }, "events simulate starting");
+
+  const site = new Website(seed, cfg.users);
+  const r = seededRandom(seed ^ 0x5eed);
+  const producer = kafkaClient(cfg, "events-simulate").producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+  try {
+    await producer.connect();
+  } catch (e) {
+    throw new Error(`cannot reach Kafka at ${cfg.brokers.join(",")}: ${(e as Error).message}`);
+  }
+
+  let stopping = false;
+  const stop = (why: string) => () => {
+    if (!stopping) log.info({ why }, "stopping: flushing what was accepted");
+    stopping = true;
+  };
+  process.once("SIGINT", stop("SIGINT"));
+  process.once("SIGTERM", stop("SIGTERM"));
+
+  let produced = 0; // acknowledged by Kafka
+  let generated = 0;
+  let invalid = 0;
+  const started = performance.now();
+  const status = startStatus(cfg.statusAddr, cfg.statusToken, {
+    mode: "simulate",
+    notReady: async () => [],
+    status: async () => ({
+      produced, invalid, rate: await value(metrics.produceRate), target: rate,
+      elapsedSec: (performance.now() - started) / 1000,
+    }),
+  });
+  const progress = process.stderr.isTTY ? setInterval(() => printProgress(produced, started, cfg.count), 500) : undefined;
+  let lastSample = { at: performance.now(), produced: 0 };
+  const sampler = setInterval(() => {
+    const now = performance.now();
+    metrics.produceRate.set(Math.round(((produced - lastSample.produced) * 1000) / (now - lastSample.at)));
+    lastSample = { at: now, produced };
+  }, 1000);
+
+  /** The next event of the schedule, encoded; i is its index. */
+  function next(i: number): Message {
+    const a = site.next();
+    const clock = origin + i * eventStep;
+    const late = cfg.lateFraction > 0 && r() < cfg.lateFraction;
+    const jitter = cfg.outOfOrder > 0 ? Math.floor(r() * cfg.outOfOrder) : 0;
+    const event = { ...a, event_time: Math.round(late ? clock - cfg.lateBy : clock - jitter) };
+    let value = encode(event, format);
+    if (cfg.invalidFraction > 0 && r() < cfg.invalidFraction) {
+      value = malformed(r, value, event);
+      invalid++;
+      metrics.producedInvalid.inc();
+    }
+    return { key: a.user_id, value };
+  }
+
+  const limitReached = (i: number) =>
+    (cfg.count > 0 && i >= cfg.count) || (cfg.duration > 0 && i * eventStep >= cfg.duration);
+
+  let inFlight: Promise<unknown> = Promise.resolve();
+  let failed: Error | undefined;
+  try {
+    while (!stopping && !limitReached(generated) && !failed) {
+      // How many events are due now (rate > 0), or a full batch (rate 0).
+      const elapsed = performance.now() - started;
+      const due = rate > 0 ? Math.floor((elapsed * rate) / 1000) + 1 : generated + MAX_BATCH;
+      const n = Math.min(due - generated, MAX_BATCH);
+      if (n <= 0) {
+        await Bun.sleep(Math.min(TICK_MS, Math.max(1, ((generated - due + 1) * 1000) / rate)));
+        continue;
+      }
+      const batch: Message[] = [];
+      let bytes = 0;
+      for (let k = 0; k < n && bytes < MAX_BATCH_BYTES && !limitReached(generated); k++) {
+        const m = next(generated++);
+        bytes += (m.value as Buffer).length + 40;
+        batch.push(m);
+      }
+      await inFlight; // one batch in flight: keeps per-key order and bounds memory
+      inFlight = producer.send({ topic: cfg.topic, acks: -1, messages: batch }).then(
+        () => {
+          produced += batch.length;
+          metrics.produced.inc(batch.length);
+        },
+        (e: Error) => {
+          failed = e;
+        },
+      );
+    }
+    await inFlight;
+  } finally {
+    clearInterval(sampler);
+    if (progress) {
+      clearInterval(progress);
+      printProgress(produced, started, cfg.count);
+      process.stderr.write("\n");
+    }
+    await producer.disconnect().catch(() => {});
+    await status?.stop();
+  }
+  const elapsedSec = (performance.now() - started) / 1000;
+  const summary = {
+    produced, invalid, seed, format, topic: cfg.topic, elapsedSec: Number(elapsedSec.toFixed(3)),
+    eventsPerSec: Math.round(produced / elapsedSec), targetRate: rate || "max",
+    peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+  };
+  if (failed) {
+    log.error({ ...summary, err: failed.message }, "producing failed");
+    return 1;
+  }
+  log.info(summary, "summary");
+  return 0;
+}
+
+function printProgress(produced: number, started: number, count: number): void {
+  const secs = (performance.now() - started) / 1000;
+  const rate = produced / Math.max(secs, 0.001);
+  const eta = count > 0 && rate > 0 ? `, ETA ${Math.max(0, (count - produced) / rate).toFixed(0)}s` : "";
+  const of = count > 0 ? `/${count}` : "";
+  process.stderr.write(`\r${produced}${of} events, ${Math.round(rate)}/s, ${secs.toFixed(1)}s elapsed${eta}   `);
+}

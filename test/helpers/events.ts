@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import type { Subprocess } from "bun";
 import type cassandra from "cassandra-driver";
 import type { IHeaders, KafkaMessage } from "kafkajs";
+import { seededRandom, seededUuid } from "../../src/activity.ts";
 import { encode } from "../../src/decode.ts";
 import { binary, cassandraClient, freshKeyspace, freshTopic, kafka, ROOT, runEvents } from "./stack.ts";
 
@@ -17,25 +18,6 @@ export interface TestEvent {
   metadata: Record<string, string>;
 }
 
-/** A deterministic pseudo-random generator (mulberry32), so failures can be replayed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function uuidFrom(r: () => number): string {
-  const h = Array.from({ length: 32 }, () => Math.floor(r() * 16).toString(16));
-  h[12] = "4";
-  h[16] = "89ab"[Math.floor(r() * 4)]!;
-  return `${h.slice(0, 8).join("")}-${h.slice(8, 12).join("")}-${h.slice(12, 16).join("")}-${h.slice(16, 20).join("")}-${h.slice(20).join("")}`;
-}
-
 const TYPES = ["PAGE_VIEW", "CLICK", "VIEW_ITEM", "FORM_SUBMIT", "ADD_TO_CART", "PURCHASE", "LOGIN", "LOGOUT"];
 
 /**
@@ -43,8 +25,8 @@ const TYPES = ["PAGE_VIEW", "CLICK", "VIEW_ITEM", "FORM_SUBMIT", "ADD_TO_CART", 
  * (out of order). Metadata varies in size, including empty.
  */
 export function makeEvents(n: number, opts: { seed: number; start: number; stepMs: number; jitterMs: number; users?: number }): TestEvent[] {
-  const r = rng(opts.seed);
-  const users = Array.from({ length: opts.users ?? 500 }, () => uuidFrom(r));
+  const r = seededRandom(opts.seed);
+  const users = Array.from({ length: opts.users ?? 500 }, () => seededUuid(r));
   return Array.from({ length: n }, (_, i) => {
     const k = Math.floor(r() * 4);
     const metadata: Record<string, string> = {};
@@ -53,7 +35,7 @@ export function makeEvents(n: number, opts: { seed: number; start: number; stepM
       user_id: users[Math.floor(r() * users.length)]!,
       event_type: TYPES[Math.floor(r() * TYPES.length)]!,
       event_time: Math.round(opts.start + i * opts.stepMs - r() * opts.jitterMs),
-      event_id: uuidFrom(r),
+      event_id: seededUuid(r),
       metadata,
     };
   });
