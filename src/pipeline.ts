@@ -42,6 +42,7 @@ export async function consume(cfg: Config): Promise<number> {
   const recent: StoredEvent[] = []; // a tail of the latest events, for the dashboard
   let lastRecordAt = Date.now();
   let firstRecordAt: number | undefined;
+  const latency = { sum: 0, n: 0, max: 0 }; // end-to-end latency since the last one-second sample
 
   /** One chunk of one partition, start to finish. */
   async function handleChunk({ topic, partition, messages }: Chunk, signal: AbortSignal): Promise<void> {
@@ -82,7 +83,13 @@ export async function consume(cfg: Config): Promise<number> {
 
     const ackedAt = Date.now();
     metrics.written.inc(rows.length - rejected.length);
-    for (const m of sources) metrics.endToEndSeconds.observe(Math.max(0, ackedAt - Number(m.timestamp)) / 1000);
+    for (const m of sources) {
+      const ms = Math.max(0, ackedAt - Number(m.timestamp));
+      metrics.endToEndSeconds.observe(ms / 1000);
+      latency.sum += ms;
+      latency.n++;
+      if (ms > latency.max) latency.max = ms;
+    }
     const wm = watermarks.advance(ackedAt);
     if (wm > 0) {
       metrics.watermark.set(wm / 1000);
@@ -94,8 +101,23 @@ export async function consume(cfg: Config): Promise<number> {
     firstRecordAt ??= now;
   }
 
+  let prev = { consumed: 0, written: 0, deadLettered: 0, late: 0 };
   const status = startStatus(cfg.statusAddr, cfg.statusToken, {
     mode: "consume",
+    async sample() {
+      const now = { consumed: await value(metrics.consumed), written: await value(metrics.written),
+        deadLettered: await value(metrics.deadLettered), late: await value(metrics.late) };
+      const out = {
+        consumed: now.consumed - prev.consumed, written: now.written - prev.written,
+        deadLettered: now.deadLettered - prev.deadLettered, late: now.late - prev.late,
+        latencyAvgMs: latency.n ? Math.round(latency.sum / latency.n) : null, latencyMaxMs: latency.n ? latency.max : null,
+        watermarkLagSec: watermarks.value > 0 ? (Date.now() - watermarks.value) / 1000 : null,
+        lag: [...source.lag.values()].reduce((a, b) => a + b, 0),
+      };
+      prev = now;
+      latency.sum = latency.n = latency.max = 0;
+      return out;
+    },
     async notReady() {
       const missing: string[] = [];
       if (!source.joined) missing.push("kafka: not a member of the consumer group yet");

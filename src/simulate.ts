@@ -42,6 +42,13 @@ export async function simulate(cfg: Config): Promise<number> {
   } catch (e) {
     throw new Error(`cannot reach Kafka at ${cfg.brokers.join(",")}: ${(e as Error).message}`);
   }
+  let connected = true;
+  producer.on(producer.events.DISCONNECT, () => {
+    connected = false;
+  });
+  producer.on(producer.events.CONNECT, () => {
+    connected = true;
+  });
 
   let stopping = false;
   const stop = (why: string) => () => {
@@ -57,7 +64,8 @@ export async function simulate(cfg: Config): Promise<number> {
   const started = performance.now();
   const status = startStatus(cfg.statusAddr, cfg.statusToken, {
     mode: "simulate",
-    notReady: async () => [],
+    notReady: async () => (connected ? [] : ["kafka: producer not connected"]),
+    sample: async () => ({ produced: await value(metrics.produceRate) }),
     status: async () => ({
       produced, invalid, rate: await value(metrics.produceRate), target: rate,
       elapsedSec: (performance.now() - started) / 1000,
