@@ -5,7 +5,7 @@
 import client from "prom-client";
 
 export const registry = new client.Registry();
-client.collectDefaultMetrics({ register: registry, prefix: "events_process_" });
+client.collectDefaultMetrics({ register: registry, prefix: "events_" });
 
 const counter = (name: string, help: string, labelNames: string[] = []) =>
   new client.Counter({ name, help, labelNames, registers: [registry] });

@@ -179,13 +179,13 @@ export function start(how: "source" | "binary", args: string[], env: Record<stri
 }
 
 /** Poll until fn() is truthy, or fail after timeoutMs naming what was awaited. */
-export async function until<T>(what: string, fn: () => Promise<T> | T, timeoutMs = 60_000, everyMs = 200): Promise<T> {
+export async function until<T>(what: string, fn: () => Promise<T> | T, timeoutMs = 60_000, everyMs = 200): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
     try {
       const v = await fn();
-      if (v) return v;
+      if (v) return v as NonNullable<T>;
     } catch (e) {
       last = e;
     }
