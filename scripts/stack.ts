@@ -155,6 +155,15 @@ function readPid(name: string): number | undefined {
   }
 }
 
+/** Alive (and not a zombie): used while a process we just spawned starts, before it has exec'd java. */
+function alive(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
 /** Alive and really ours: a recycled pid that now belongs to something else must never be signalled. */
 function ourProcess(name: string): number | undefined {
   const pid = readPid(name);
@@ -188,7 +197,7 @@ async function waitReady(svc: Service, pid: number): Promise<void> {
   const start = Date.now();
   let last = "";
   while (Date.now() - start < TIMEOUT_MS) {
-    if (!ourProcess(svc.name)) {
+    if (!alive(pid)) {
       throw new Error(`${svc.name} (pid ${pid}) exited during start-up. Read ${paths.log(svc.name)} and ${paths.out(svc.name)}:\n` +
         tail(paths.out(svc.name)) + "\n" + tail(paths.log(svc.name)));
     }

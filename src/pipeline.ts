@@ -16,6 +16,7 @@ import { DeadLetters, type DeadLetter } from "./deadletter.ts";
 import { decode } from "./decode.ts";
 import { BadRecord, type StoredEvent } from "./event.ts";
 import { kafkaClient } from "./kafka.ts";
+import { LatencyRecorder } from "./latency.ts";
 import { log } from "./log.ts";
 import { metrics, value } from "./metrics.ts";
 import { CassandraSink } from "./sink.ts";
@@ -43,6 +44,7 @@ export async function consume(cfg: Config): Promise<number> {
   let lastRecordAt = Date.now();
   let firstRecordAt: number | undefined;
   const latency = { sum: 0, n: 0, max: 0 }; // end-to-end latency since the last one-second sample
+  const latencies = new LatencyRecorder(); // all of them, for the summary line's percentiles
 
   /** One chunk of one partition, start to finish. */
   async function handleChunk({ topic, partition, messages }: Chunk, signal: AbortSignal): Promise<void> {
@@ -86,6 +88,7 @@ export async function consume(cfg: Config): Promise<number> {
     for (const m of sources) {
       const ms = Math.max(0, ackedAt - Number(m.timestamp));
       metrics.endToEndSeconds.observe(ms / 1000);
+      latencies.record(ms);
       latency.sum += ms;
       latency.n++;
       if (ms > latency.max) latency.max = ms;
@@ -173,7 +176,7 @@ export async function consume(cfg: Config): Promise<number> {
   clearInterval(minutely);
   await source.stop(SHUTDOWN_GRACE_MS);
   await Promise.all([deadLetters.close(), sink.close(), status?.stop()]);
-  await logSummary(started, firstRecordAt, lastRecordAt);
+  await logSummary(started, firstRecordAt, lastRecordAt, latencies);
   return code;
 }
 
@@ -192,12 +195,14 @@ async function logRates(started: number): Promise<void> {
 }
 
 /** The one summary line: totals, and the rate from the first record to the last one written. */
-async function logSummary(started: number, first: number | undefined, last: number): Promise<void> {
+async function logSummary(started: number, first: number | undefined, last: number, latencies: LatencyRecorder): Promise<void> {
   const consumed = await value(metrics.consumed);
   const busySec = first === undefined ? 0 : Math.max(0.001, (last - first) / 1000);
   log.info({
     consumed, written: await value(metrics.written), deadLettered: await value(metrics.deadLettered),
     late: await value(metrics.late), elapsedSec: Number(((Date.now() - started) / 1000).toFixed(3)),
     busySec: Number(busySec.toFixed(3)), eventsPerSec: busySec ? Math.round(consumed / busySec) : 0,
+    latencyMs: { p50: latencies.percentile(0.5), p99: latencies.percentile(0.99), max: latencies.count ? latencies.max : null },
+    peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
   }, "summary");
 }
