@@ -194,7 +194,7 @@ export class Website {
 }
 
 /** Malformed records for dead-letter demos: every kind the pipeline must reject. */
-export function malformed(r: () => number, valid: Buffer, validJson: Record<string, unknown>): Buffer {
+export function malformed(r: () => number, valid: Buffer, validJson: object): Buffer {
   switch (Math.floor(r() * 7)) {
     case 0: return Buffer.from(Array.from({ length: 1 + Math.floor(r() * 64) }, () => Math.floor(r() * 256)));
     case 1: return valid.subarray(0, Math.max(1, Math.floor(valid.length * r())));

@@ -10,7 +10,7 @@
  * byte-identical values.
  */
 import { type Message, Partitioners } from "kafkajs";
-import { malformed, seededRandom, Website } from "./activity.ts";
+import { type Activity, malformed, seededRandom, Website } from "./activity.ts";
 import type { Config } from "./config.ts";
 import { redacted } from "./config.ts";
 import { encode } from "./decode.ts";
@@ -34,8 +34,7 @@ export async function simulate(cfg: Config): Promise<number> {
   const eventStep = 1000 / (rate || NOMINAL_RATE); // ms of event time between two events
   log.info({ settings: { ...redacted(cfg, "simulate"), SIMULATE_SEED: seed } }, "events simulate starting");
 
-  const site = new Website(seed, cfg.users);
-  const r = seededRandom(seed ^ 0x5eed);
+  const r = seededRandom(seed ^ 0xbad);
   const producer = kafkaClient(cfg, "events-simulate").producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   try {
     await producer.connect();
@@ -79,20 +78,17 @@ export async function simulate(cfg: Config): Promise<number> {
     lastSample = { at: now, produced };
   }, 1000);
 
-  /** The next event of the schedule, encoded; i is its index. */
+  const schedule = eventSchedule({ ...cfg, seed, origin, eventStep });
+  /** The next event of the schedule, encoded, maybe malformed; i is its index. */
   function next(i: number): Message {
-    const a = site.next();
-    const clock = origin + i * eventStep;
-    const late = cfg.lateFraction > 0 && r() < cfg.lateFraction;
-    const jitter = cfg.outOfOrder > 0 ? Math.floor(r() * cfg.outOfOrder) : 0;
-    const event = { ...a, event_time: Math.round(late ? clock - cfg.lateBy : clock - jitter) };
+    const event = schedule(i);
     let value = encode(event, format);
     if (cfg.invalidFraction > 0 && r() < cfg.invalidFraction) {
       value = malformed(r, value, event);
       invalid++;
       metrics.producedInvalid.inc();
     }
-    return { key: a.user_id, value };
+    return { key: event.user_id, value };
   }
 
   const limitReached = (i: number) =>
@@ -151,6 +147,33 @@ export async function simulate(cfg: Config): Promise<number> {
   }
   log.info(summary, "summary");
   return 0;
+}
+
+export interface ScheduleSettings {
+  seed: number;
+  users: number;
+  origin: number; // event time of event 0
+  eventStep: number; // ms of event time between two events
+  outOfOrder: number;
+  lateFraction: number;
+  lateBy: number;
+}
+
+/**
+ * The simulator's events, in order: event i happens at origin + i * eventStep, minus jitter, or lateBy
+ * behind that for lateFraction of them. Deterministic for a seed; shared with the benchmark, which writes
+ * the very same events straight to Cassandra.
+ */
+export function eventSchedule(s: ScheduleSettings): (i: number) => Activity & { event_time: number } {
+  const site = new Website(s.seed, s.users);
+  const r = seededRandom(s.seed ^ 0x5eed);
+  return (i) => {
+    const a = site.next();
+    const clock = s.origin + i * s.eventStep;
+    const late = s.lateFraction > 0 && r() < s.lateFraction;
+    const jitter = s.outOfOrder > 0 ? Math.floor(r() * s.outOfOrder) : 0;
+    return { ...a, event_time: Math.round(late ? clock - s.lateBy : clock - jitter) };
+  };
 }
 
 function printProgress(produced: number, started: number, count: number): void {
