@@ -125,6 +125,19 @@ const replication = {
 
 const fraction = number(0, 1, false);
 
+const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3 };
+/** "4MiB", "512KiB", "1048576" → bytes. */
+const size = {
+  allowed: "a size like 512KiB, 4MiB (64KiB to 256MiB)",
+  parse(raw: string): number {
+    const m = /^(\d+)\s*([a-z]*)$/i.exec(raw.trim());
+    const unit = SIZE_UNITS[m?.[2]?.toLowerCase() ?? "-"];
+    const n = m && unit ? Number(m[1]) * unit : Number.NaN;
+    if (!(n >= 64 * 1024 && n <= 256 * 1024 ** 2)) throw new Error(this.allowed);
+    return n;
+  },
+};
+
 // ---- the table -----------------------------------------------------------------------------------
 
 const ALL: readonly Command[] = ["consume", "simulate", "migrate"];
@@ -170,12 +183,16 @@ export const SETTINGS = {
   outOfOrderness: s("WATERMARK_OUT_OF_ORDERNESS", "out-of-orderness", "2m", duration, "bounded out-of-orderness of the watermark", CONSUME),
   idleTimeout: s("WATERMARK_IDLE_TIMEOUT", "idle-timeout", "30s", duration, "a partition silent this long stops holding the watermark back", CONSUME),
   lateEvents: s("LATE_EVENTS", "late-events", "store", oneOf("store", "dlq", "drop"), "what happens to late events (all are counted)", CONSUME),
-  maxInFlight: s("MAX_IN_FLIGHT", "max-in-flight", "20000", number(1, 1_000_000), "records decoded but not yet committed; bounds memory", CONSUME),
+  maxInFlight: s("MAX_IN_FLIGHT", "max-in-flight", "5000", number(1, 1_000_000), "records decoded but not yet committed; bounds memory", CONSUME),
   sessionTimeout: s("KAFKA_SESSION_TIMEOUT", "session-timeout", "10s", duration,
     "a consumer silent this long (crashed) loses its partitions to the rest of the group", CONSUME),
+  fetchMaxBytes: s("KAFKA_FETCH_MAX_BYTES", "fetch-max-bytes", "1MiB", size,
+    "most one fetch brings (split over the partitions); with MAX_IN_FLIGHT it bounds memory", CONSUME),
   partitionsConcurrently: s("KAFKA_PARTITIONS_CONCURRENTLY", "partitions-concurrently", "3", number(1, 1024),
     "partitions processed at once by one consumer", CONSUME),
-  writeConcurrency: s("SINK_CONCURRENCY", "sink-concurrency", "256", number(1, 4096), "concurrent Cassandra writes", CONSUME),
+  writeConcurrency: s("SINK_CONCURRENCY", "sink-concurrency", "64", number(1, 4096), "concurrent Cassandra requests (batches or single rows)", CONSUME),
+  batchRows: s("SINK_BATCH_ROWS", "batch-rows", "32", number(1, 1000),
+    "rows per unlogged batch, grouped by replica (1: no batches)", CONSUME),
   exitWhenIdle: s("EXIT_WHEN_IDLE", "exit-when-idle", "0", duration,
     "exit 0 once caught up and nothing new came for this long (0: run until signalled)", CONSUME),
   statusAddr: s("STATUS_ADDR", "status-addr", "127.0.0.1:9464", statusAddr, "status server address, or off", RUNNING),

@@ -2,6 +2,11 @@
  * Sink: StoredEvents → Cassandra `user_events`, through one prepared INSERT (the same statement works on
  * the seed's exact table), with bounded concurrency.
  *
+ * Rows are grouped by the replica that owns their partition and sent as small UNLOGGED batches (at most
+ * SINK_BATCH_ROWS rows and 16 KiB), so the coordinator of a batch is a replica of every row in it: one
+ * request instead of dozens, without the coordinator fan-out that makes cross-partition batches an
+ * anti-pattern. An unlogged batch is not atomic, and need not be: every INSERT is idempotent.
+ *
  * Outages are waited out, never skipped: timeouts, unavailable/overloaded replicas and unreachable
  * nodes are retried with capped exponential backoff until the write succeeds or the caller aborts
  * (shutdown, or the partition was revoked). A row Cassandra refuses for itself (an invalid value) is
@@ -17,22 +22,25 @@ import { Aborted, backoff, sleep } from "./retry.ts";
 
 const INSERT = "INSERT INTO user_events (user_id, bucket_date, event_time, event_type, event_id, metadata) VALUES (?, ?, ?, ?, ?, ?)";
 const { responseErrorCodes: codes } = cassandra.types;
+/** Below Cassandra's default batch_size_fail_threshold (50 KiB), with room for the mutation overhead. */
+const MAX_BATCH_BYTES = 16 * 1024;
 
 export interface Rejected {
   event: StoredEvent;
   detail: string;
 }
 
-export type SinkSettings = CassandraSettings & Pick<Config, "keyspace" | "writeConcurrency">;
+export type SinkSettings = CassandraSettings & Pick<Config, "keyspace" | "writeConcurrency" | "batchRows">;
 
 export class CassandraSink {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
   private readonly options: cassandra.QueryOptions;
+  private readonly batchOptions: cassandra.QueryOptions;
 
   private constructor(
     readonly client: cassandra.Client,
-    private readonly concurrency: number,
+    private readonly cfg: SinkSettings,
   ) {
     this.options = {
       prepare: true,
@@ -40,6 +48,7 @@ export class CassandraSink {
       isIdempotent: true,
       consistency: cassandra.types.consistencies.localQuorum,
     };
+    this.batchOptions = { ...this.options, logged: false };
   }
 
   /** Connect and check the table exists, with an error a person can act on. */
@@ -58,7 +67,7 @@ export class CassandraSink {
       await client.shutdown().catch(() => {});
       throw new Error(`table ${cfg.keyspace}.user_events does not exist: run \`events migrate\` first`);
     }
-    return new CassandraSink(client, cfg.writeConcurrency);
+    return new CassandraSink(client, cfg);
   }
 
   /**
@@ -67,23 +76,74 @@ export class CassandraSink {
    */
   async write(events: StoredEvent[], signal: AbortSignal): Promise<Rejected[]> {
     const rejected: Rejected[] = [];
-    await Promise.all(events.map((e) => this.writeOne(e, signal, rejected)));
+    await Promise.all(this.batches(events).map((b) => this.writeBatch(b, signal, rejected)));
     return rejected;
   }
 
-  private async writeOne(e: StoredEvent, signal: AbortSignal, rejected: Rejected[]): Promise<void> {
+  /** Group rows by the replica that owns their partition, then cut each group into bounded batches. */
+  private batches(events: StoredEvent[]): StoredEvent[][] {
+    const byReplica = new Map<string, StoredEvent[]>();
+    // With one node every row has the same replica: skip the token computation.
+    const oneNode = this.client.hosts.length <= 1;
+    for (const e of events) {
+      const key = oneNode ? "" : this.replicaOf(e);
+      let group = byReplica.get(key);
+      if (!group) byReplica.set(key, (group = []));
+      group.push(e);
+    }
+    const out: StoredEvent[][] = [];
+    for (const group of byReplica.values()) {
+      let batch: StoredEvent[] = [];
+      let bytes = 0;
+      for (const e of group) {
+        const size = rowBytes(e);
+        if (batch.length && (batch.length >= this.cfg.batchRows || bytes + size > MAX_BATCH_BYTES)) {
+          out.push(batch);
+          batch = [];
+          bytes = 0;
+        }
+        batch.push(e);
+        bytes += size;
+      }
+      if (batch.length) out.push(batch);
+    }
+    return out;
+  }
+
+  /** The address of the first replica of the row's partition (user_id, bucket_date). */
+  private replicaOf(e: StoredEvent): string {
+    const replicas = this.client.metadata.getReplicas(this.cfg.keyspace, partitionKey(e.userId, e.bucketDate));
+    return replicas?.[0]?.address ?? "";
+  }
+
+  private async writeBatch(rows: StoredEvent[], signal: AbortSignal, rejected: Rejected[]): Promise<void> {
     await this.acquire();
     try {
       for (let attempt = 0; ; attempt++) {
         if (signal.aborted) throw new Aborted();
         const t0 = performance.now();
         try {
-          await this.client.execute(INSERT, [e.userId, e.bucketDate, e.eventTime, e.eventType, e.eventId, e.metadata], this.options);
+          if (rows.length === 1) {
+            const e = rows[0]!;
+            await this.client.execute(INSERT, params(e), this.options);
+          } else {
+            await this.client.batch(rows.map((e) => ({ query: INSERT, params: params(e) })), this.batchOptions);
+          }
           metrics.writeSeconds.observe((performance.now() - t0) / 1000);
           return;
         } catch (err) {
           if (!retriable(err)) {
-            rejected.push({ event: e, detail: (err as Error).message });
+            if (rows.length === 1) {
+              rejected.push({ event: rows[0]!, detail: (err as Error).message });
+              return;
+            }
+            // Find the row(s) Cassandra refuses: write them one by one (outside this slot).
+            this.release();
+            try {
+              await Promise.all(rows.map((e) => this.writeBatch([e], signal, rejected)));
+            } finally {
+              await this.acquire();
+            }
             return;
           }
           metrics.retries.inc();
@@ -113,7 +173,7 @@ export class CassandraSink {
   }
 
   private acquire(): Promise<void> {
-    if (this.active < this.concurrency) {
+    if (this.active < this.cfg.writeConcurrency) {
       this.active++;
       return Promise.resolve();
     }
@@ -125,6 +185,48 @@ export class CassandraSink {
     if (next) next();
     else this.active--;
   }
+}
+
+/** An estimate of a row's size in a batch: the values plus per-cell overhead. */
+function rowBytes(e: StoredEvent): number {
+  let n = 64 + e.eventType.length;
+  for (const k in e.metadata) n += k.length + e.metadata[k]!.length + 8;
+  return n;
+}
+
+/** The INSERT's values; bucket_date as a LocalDate parsed once per day, not once per row. */
+function params(e: StoredEvent): unknown[] {
+  return [e.userId, localDate(e.bucketDate), e.eventTime, e.eventType, e.eventId, e.metadata];
+}
+
+const dates = new Map<string, { date: cassandra.types.LocalDate; buffer: Buffer }>();
+function localDate(day: string): cassandra.types.LocalDate {
+  return dateOf(day).date;
+}
+function dateOf(day: string): { date: cassandra.types.LocalDate; buffer: Buffer } {
+  let d = dates.get(day);
+  if (!d) {
+    const date = cassandra.types.LocalDate.fromString(day);
+    d = { date, buffer: date.toBuffer() };
+    if (dates.size > 1000) dates.clear();
+    dates.set(day, d);
+  }
+  return d;
+}
+/**
+ * The serialized partition key (user_id, bucket_date), as Cassandra hashes it for a composite key:
+ * each component as a 2-byte length, its bytes and a 0 byte.
+ */
+export function partitionKey(userId: string, bucketDate: string): Buffer {
+  const date = dateOf(bucketDate).buffer;
+  const out = Buffer.allocUnsafe(2 + 16 + 1 + 2 + 4 + 1);
+  out.writeUInt16BE(16, 0);
+  out.write(userId.replaceAll("-", ""), 2, 16, "hex");
+  out[18] = 0;
+  out.writeUInt16BE(4, 19);
+  date.copy(out, 21);
+  out[25] = 0;
+  return out;
 }
 
 /** Whether an error is about Cassandra's availability (wait and retry) rather than about the row. */

@@ -1,12 +1,17 @@
 /**
  * Source: a KafkaJS consumer group on the source topic, handing records to the pipeline in chunks.
  *
- * At-least-once: an offset is resolved (and so committed, after each batch) only once the handler has
- * finished every record up to it. A chunk that fails or is aborted resolves nothing; its records come
- * again, to this consumer or, after a rebalance, to another one. Memory is bounded: a chunk holds at
- * most maxInFlight / partitionsConcurrently records, and a fetch at most maxBytes.
+ * Fetching and writing overlap: a chunk is handed to the pipeline and the next fetch starts while it is
+ * written, up to MAX_IN_FLIGHT records (then fetching waits, heartbeating). KafkaJS's resolved offset is
+ * used only as the fetch position; commits are ours. Per partition, chunks complete out of order, and
+ * the committed offset moves only over the longest prefix of completed chunks: nothing is ever
+ * committed past a record that is not written or dead-lettered (at-least-once).
+ *
+ * After a rebalance KafkaJS fetches every assigned partition again from its committed offset, so work
+ * in flight from before is abandoned (aborted, never committed) and simply done again: the sink is
+ * idempotent.
  */
-import type { Admin, Consumer, Kafka, KafkaMessage } from "kafkajs";
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import { log } from "./log.ts";
 import { metrics } from "./metrics.ts";
 import { Aborted } from "./retry.ts";
@@ -17,7 +22,7 @@ export interface Chunk {
   messages: KafkaMessage[];
 }
 
-/** Processes a chunk completely (every record written or dead-lettered) or throws. */
+/** Processes a chunk completely (every record written or dead-lettered) or throws (Aborted when told to stop). */
 export type ChunkHandler = (chunk: Chunk, signal: AbortSignal) => Promise<void>;
 
 export interface SourceSettings {
@@ -26,18 +31,36 @@ export interface SourceSettings {
   maxInFlight: number;
   partitionsConcurrently: number;
   sessionTimeoutMs: number;
+  fetchMaxBytes: number;
+}
+
+/** One assigned partition's chunks in flight, in fetch order, and its commit progress. */
+interface Track {
+  abort: AbortController;
+  pending: { next: number; done: boolean }[]; // next = last offset of the chunk + 1
+  toCommit: number; // next offset that may be committed (-1: nothing new)
+  committed: number; // next offset committed by us (-1: unknown)
+  highWatermark: number; // end of the partition at the last fetch (-1: unknown)
 }
 
 export class KafkaSource {
   /** Partitions assigned by the last rebalance. */
   assigned: number[] = [];
-  /** Records not yet processed, per assigned partition (from the group's committed offsets at join, then from each batch). */
+  /** Records not yet committed, per assigned partition (from the group's offsets at join, then from commits). */
   readonly lag = new Map<number, number>();
   joined = false;
+  /** Records handed to the pipeline and not yet done. */
+  inFlight = 0;
+  /** Called when the consumer cannot go on (KafkaJS gave up, or a chunk failed unexpectedly): exit non-zero. */
+  fatal?: (e: Error) => void;
+
   private readonly consumer: Consumer;
   private readonly admin: Admin;
-  /** Fired on shutdown after the grace period: aborts retries in flight, so that stop() is bounded. */
-  private readonly shutdown = new AbortController();
+  private readonly tracks = new Map<number, Track>();
+  private readonly waiting: (() => void)[] = [];
+  private committing: Promise<void> | null = null;
+  private commitAgain = false;
+  private stopping = false;
 
   constructor(
     kafka: Kafka,
@@ -48,10 +71,11 @@ export class KafkaSource {
       groupId: s.groupId,
       sessionTimeout: s.sessionTimeoutMs,
       rebalanceTimeout: 60_000,
-      heartbeatInterval: 3000,
-      maxWaitTimeInMs: 250,
-      maxBytesPerPartition: 4 * 1024 * 1024,
-      maxBytes: 16 * 1024 * 1024,
+      heartbeatInterval: Math.min(3000, Math.floor(s.sessionTimeoutMs / 3)),
+      maxWaitTimeInMs: 100,
+      // What one fetch may bring is what sits in memory at once: see KAFKA_FETCH_MAX_BYTES.
+      maxBytes: s.fetchMaxBytes,
+      maxBytesPerPartition: Math.max(64 * 1024, Math.ceil(s.fetchMaxBytes / s.partitionsConcurrently)),
       allowAutoTopicCreation: false,
       retry: { retries: 20, maxRetryTime: 10_000 },
     });
@@ -62,11 +86,7 @@ export class KafkaSource {
     });
     this.consumer.on(GROUP_JOIN, (e) => {
       const partitions = [...(e.payload.memberAssignment[s.topic] ?? [])].sort((a, b) => a - b);
-      this.assigned = partitions;
-      this.joined = true;
-      for (const p of this.lag.keys()) if (!partitions.includes(p)) this.lag.delete(p);
-      metrics.assignedPartitions.set(partitions.length);
-      metrics.consumerLag.reset();
+      this.assign(partitions);
       log.info({ groupId: s.groupId, memberId: e.payload.memberId, partitions }, "joined consumer group");
       onAssignment(partitions);
       this.refreshLag().catch((err) => log.warn({ err: (err as Error).message }, "could not read consumer lag"));
@@ -77,55 +97,139 @@ export class KafkaSource {
     });
   }
 
-  /** Called when KafkaJS gives up on the consumer (not restartable); the pipeline exits non-zero. */
-  fatal?: (e: Error) => void;
-
   async start(handle: ChunkHandler): Promise<void> {
     await this.admin.connect();
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.s.topic, fromBeginning: true });
-    const chunkSize = Math.max(1, Math.floor(this.s.maxInFlight / this.s.partitionsConcurrently));
     await this.consumer.run({
-      autoCommit: true, // commits resolved offsets after each batch, and only those
+      autoCommit: false, // commits are ours: only over completed chunks
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.s.partitionsConcurrently,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-        const { topic, partition, messages } = batch;
-        // A rebalance seen by the heartbeat, or a shutdown past its grace, aborts this batch's retries.
-        const abort = new AbortController();
-        const onShutdown = () => abort.abort();
-        this.shutdown.signal.addEventListener("abort", onShutdown);
-        const beat = setInterval(() => heartbeat().catch(() => abort.abort()), 3000);
-        try {
-          for (let i = 0; i < messages.length && isRunning() && !isStale() && !abort.signal.aborted; i += chunkSize) {
-            const chunk = messages.slice(i, i + chunkSize);
-            metrics.inFlight.inc(chunk.length);
-            try {
-              await handle({ topic, partition, messages: chunk }, abort.signal);
-            } catch (e) {
-              // Aborted: leave the chunk unresolved. KafkaJS fetches from the last resolved offset, so
-              // these records come again (here, or to the partition's next owner).
-              if (e instanceof Aborted) break;
-              throw e;
-            } finally {
-              metrics.inFlight.dec(chunk.length);
-            }
-            const last = chunk[chunk.length - 1]!.offset;
-            resolveOffset(last);
-            metrics.committed.inc(chunk.length);
-            const lag = Math.max(0, Number(batch.highWatermark) - Number(last) - 1);
-            this.lag.set(partition, lag);
-            metrics.consumerLag.set({ partition: String(partition) }, lag);
-          }
-        } finally {
-          clearInterval(beat);
-          this.shutdown.signal.removeEventListener("abort", onShutdown);
-        }
-      },
+      eachBatch: (payload) => this.onBatch(payload, handle),
     });
   }
 
-  /** Lag of every assigned partition from the group's committed offsets (used at join, before any batch). */
+  /** A fetched batch: cut into chunks, each handed over as soon as there is room in flight. */
+  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload, handle: ChunkHandler): Promise<void> {
+    const { topic, partition, messages } = batch;
+    const track = this.tracks.get(partition);
+    if (!track) return; // not ours (any more): KafkaJS will not commit or refetch it for us
+    track.highWatermark = Number(batch.highWatermark);
+    const chunkSize = Math.max(1, Math.floor(this.s.maxInFlight / this.s.partitionsConcurrently));
+    for (let i = 0; i < messages.length; i += chunkSize) {
+      if (this.stopping || !isRunning() || isStale() || track.abort.signal.aborted) return;
+      const chunk = messages.slice(i, i + chunkSize);
+      await this.room(chunk.length, heartbeat);
+      if (this.stopping || track.abort.signal.aborted) return;
+      const entry = { next: Number(chunk[chunk.length - 1]!.offset) + 1, done: false };
+      track.pending.push(entry);
+      this.take(chunk.length);
+      handle({ topic, partition, messages: chunk }, track.abort.signal).then(
+        () => {
+          this.give(chunk.length);
+          entry.done = true;
+          this.complete(partition, track);
+        },
+        (e: unknown) => {
+          this.give(chunk.length);
+          // Aborted: a rebalance or the shutdown's grace period; the chunk stays uncommitted and is read again.
+          if (!(e instanceof Aborted)) {
+            log.error({ err: (e as Error)?.message, partition }, "a chunk failed unexpectedly; stopping so that it is read again");
+            this.fatal?.(e as Error);
+          }
+        },
+      );
+      // The fetch position only: the next fetch goes on from here while this chunk is written.
+      resolveOffset(chunk[chunk.length - 1]!.offset);
+    }
+  }
+
+  /** Wait until n more records fit in flight, heartbeating meanwhile (a rebalance throws out of here). */
+  private async room(n: number, heartbeat: () => Promise<void>): Promise<void> {
+    while (!this.stopping && this.inFlight > 0 && this.inFlight + n > this.s.maxInFlight) {
+      await new Promise<void>((r) => {
+        this.waiting.push(r);
+        setTimeout(r, 1000);
+      });
+      await heartbeat();
+    }
+  }
+
+  private take(n: number): void {
+    this.inFlight += n;
+    metrics.inFlight.set(this.inFlight);
+  }
+
+  private give(n: number): void {
+    this.inFlight -= n;
+    metrics.inFlight.set(this.inFlight);
+    for (const w of this.waiting.splice(0)) w();
+  }
+
+  /** A chunk is done: move the partition's commit point over the done prefix, and commit. */
+  private complete(partition: number, track: Track): void {
+    if (this.tracks.get(partition) !== track) return; // from before a rebalance: never committed
+    let next = -1;
+    while (track.pending[0]?.done) next = track.pending.shift()!.next;
+    if (next < 0) return;
+    track.toCommit = next;
+    void this.commit();
+  }
+
+  /** Commit every partition's new commit point; one commit in flight at a time, the next one coalesced. */
+  private commit(): Promise<void> {
+    if (this.committing) {
+      this.commitAgain = true;
+      return this.committing;
+    }
+    this.committing = (async () => {
+      do {
+        this.commitAgain = false;
+        const due = [...this.tracks.entries()].filter(([, t]) => t.toCommit > t.committed);
+        if (!due.length) break;
+        const offsets = due.map(([partition, t]) => ({ partition, offset: t.toCommit }));
+        try {
+          await this.consumer.commitOffsets(offsets.map((o) => ({ topic: this.s.topic, partition: o.partition, offset: String(o.offset) })));
+        } catch (e) {
+          // A rebalance in progress, or the broker away: the next completion commits again (and the
+          // records are replayed if it never does). Nothing is lost either way.
+          log.warn({ err: (e as Error).message }, "offset commit failed; will commit again");
+          break;
+        }
+        for (const { partition, offset } of offsets) {
+          const t = this.tracks.get(partition);
+          if (!t) continue;
+          if (t.committed >= 0) metrics.committed.inc(offset - t.committed);
+          t.committed = offset;
+          if (t.highWatermark >= 0) this.setLag(partition, Math.max(0, t.highWatermark - offset));
+        }
+      } while (this.commitAgain);
+    })().finally(() => {
+      this.committing = null;
+    });
+    return this.committing;
+  }
+
+  /** A new assignment: abandon all work in flight (KafkaJS fetches again from the committed offsets). */
+  private assign(partitions: number[]): void {
+    for (const t of this.tracks.values()) t.abort.abort();
+    this.tracks.clear();
+    for (const p of partitions) {
+      this.tracks.set(p, { abort: new AbortController(), pending: [], toCommit: -1, committed: -1, highWatermark: -1 });
+    }
+    this.assigned = partitions;
+    this.joined = true;
+    this.lag.clear();
+    metrics.consumerLag.reset();
+    metrics.assignedPartitions.set(partitions.length);
+  }
+
+  private setLag(partition: number, lag: number): void {
+    this.lag.set(partition, lag);
+    metrics.consumerLag.set({ partition: String(partition) }, lag);
+  }
+
+  /** Lag and commit point of every assigned partition from the group's committed offsets (at join). */
   private async refreshLag(): Promise<void> {
     const [ends, committed] = await Promise.all([
       this.admin.fetchTopicOffsets(this.s.topic),
@@ -133,33 +237,43 @@ export class KafkaSource {
     ]);
     const done = new Map(committed[0]?.partitions.map((p) => [p.partition, Number(p.offset)]) ?? []);
     for (const e of ends) {
-      if (!this.assigned.includes(e.partition) || this.lag.has(e.partition)) continue;
+      const t = this.tracks.get(e.partition);
+      if (!t || t.committed >= 0) continue;
       const from = done.get(e.partition) ?? -1;
-      const lag = Number(e.high) - (from >= 0 ? from : Number(e.low));
-      this.lag.set(e.partition, lag);
-      metrics.consumerLag.set({ partition: String(e.partition) }, lag);
+      t.committed = from >= 0 ? from : Number(e.low);
+      t.highWatermark = Math.max(t.highWatermark, Number(e.high));
+      this.setLag(e.partition, Math.max(0, Number(e.high) - t.committed));
     }
   }
 
-  /** Caught up: joined, and every assigned partition's lag is known and zero. */
+  /** Caught up: joined, nothing in flight, and every assigned partition's lag is known and zero. */
   caughtUp(): boolean {
-    return this.joined && this.assigned.every((p) => this.lag.get(p) === 0);
+    return this.joined && this.inFlight === 0 && this.assigned.every((p) => this.lag.get(p) === 0);
   }
 
   /**
-   * Stop fetching and let the batch in hand finish, then leave the group; past graceMs the retries in
-   * flight are aborted (their records stay uncommitted and will be read again).
+   * Stop fetching, let the chunks in flight finish (at most graceMs, then abort them: they stay
+   * uncommitted and are read again), commit, leave the group.
    */
   async stop(graceMs: number): Promise<void> {
-    const timer = setTimeout(() => {
-      log.warn({ graceMs }, "shutdown grace period over: aborting writes in flight; their records stay uncommitted");
-      this.shutdown.abort();
-    }, graceMs);
+    this.stopping = true;
+    for (const w of this.waiting.splice(0)) w();
+    try {
+      this.consumer.pause([{ topic: this.s.topic }]);
+    } catch {
+      // not running: nothing to pause
+    }
+    const deadline = Date.now() + graceMs;
+    while (this.inFlight > 0 && Date.now() < deadline) await Bun.sleep(20);
+    if (this.inFlight > 0) {
+      log.warn({ graceMs, inFlight: this.inFlight }, "shutdown grace period over: aborting writes in flight; their records stay uncommitted");
+      for (const t of this.tracks.values()) t.abort.abort();
+    }
+    await this.commit().catch(() => {});
     try {
       await this.consumer.stop();
       await this.consumer.disconnect();
     } finally {
-      clearTimeout(timer);
       await this.admin.disconnect().catch(() => {});
     }
   }
