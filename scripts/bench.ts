@@ -96,6 +96,57 @@ async function events(args: string[], env: Record<string, string> = {}, onStart?
   };
 }
 
+async function until(ok: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ok().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms`);
+    await Bun.sleep(200);
+  }
+}
+
+async function compactionsDone(timeoutMs: number): Promise<void> {
+  const { default: cassandra } = await import("cassandra-driver");
+  const c = new cassandra.Client({ contactPoints: ["127.0.0.1:9042"], localDataCenter: "datacenter1" });
+  try {
+    await until(async () => (await c.execute("SELECT * FROM system_views.sstable_tasks")).rowLength === 0, timeoutMs);
+  } catch {
+    say("compactions still running after a minute; measuring latency anyway");
+  } finally {
+    await c.shutdown();
+  }
+}
+
+/** Cumulative counts of the end-to-end latency histogram, by upper bound in seconds. */
+async function latencyBuckets(status: string): Promise<Map<number, number>> {
+  const text = await (await fetch(`${status}/metrics`)).text();
+  const out = new Map<number, number>();
+  for (const m of text.matchAll(/^events_end_to_end_latency_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)) {
+    out.set(m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2]));
+  }
+  return out;
+}
+
+/** p50 and p99 of the events between two scrapes, interpolated within a bucket (histogram_quantile). */
+function quantiles(before: Map<number, number>, after: Map<number, number>): { p50: number; p99: number; count: number } {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const counts = bounds.map((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0));
+  const total = counts[counts.length - 1] ?? 0;
+  const q = (phi: number) => {
+    const rank = phi * total;
+    for (let i = 0; i < bounds.length; i++) {
+      if (counts[i]! >= rank) {
+        const lo = i === 0 ? 0 : bounds[i - 1]!;
+        const hi = bounds[i]!;
+        if (!Number.isFinite(hi)) return Math.round(lo * 1000);
+        const below = i === 0 ? 0 : counts[i - 1]!;
+        return Math.round((lo + ((hi - lo) * (rank - below)) / Math.max(1, counts[i]! - below)) * 1000);
+      }
+    }
+    return Number.NaN;
+  };
+  return { p50: q(0.5), p99: q(0.99), count: total };
+}
+
 const summaryOf = (r: ProcResult) => r.lines.find((l) => l.msg === "summary") as Record<string, any>;
 
 async function main(): Promise<void> {
@@ -157,21 +208,33 @@ async function main(): Promise<void> {
   const pipeRate = ps.eventsPerSec as number;
   say(`pipeline: ${pipeRate} events/s, peak RSS ${pipe.maxRssMB} MB`);
 
-  // 4. Latency under steady load.
+  // Writing 2N rows leaves Cassandra compacting for a while; measuring latency on top of that would
+  // measure the compactions. Wait (a minute at most) until none runs.
+  await compactionsDone(60_000);
+
+  // 4. Latency under steady load: a warm-up, then the measured window, read from the consumer's
+  //    end-to-end histogram (the difference of two scrapes), as Prometheus' histogram_quantile would.
   const rate = opt.rate ? Number(opt.rate) : Math.max(100, Math.round(pipeRate / 2));
-  say(`latency: simulate at ${rate} events/s for ${LATENCY_SECONDS}s while consuming`);
+  const WARMUP = 10;
+  say(`latency: simulate at ${rate} events/s for ${WARMUP}s of warm-up and ${LATENCY_SECONDS}s measured, while consuming`);
+  const status = "http://127.0.0.1:9470";
+  let window: { p50: number; p99: number; count: number } | undefined;
   const lat = await events(["consume", "--exit-when-idle", "3s", "--status-addr", "127.0.0.1:9470"],
     { KAFKA_TOPIC: latencyTopic, KAFKA_GROUP_ID: `bench-lat-${run}`, CASSANDRA_KEYSPACE: ks.latency }, async () => {
-      // Start producing only once the consumer is in its group and caught up (nothing to catch up on).
-      const deadline = Date.now() + 60_000;
-      while (Date.now() < deadline) {
-        const r = await fetch("http://127.0.0.1:9470/readyz").catch(() => null);
-        if (r?.status === 200) break;
-        await Bun.sleep(200);
-      }
-      await events(["simulate", "--topic", latencyTopic, "--rate", String(rate), "--duration", `${LATENCY_SECONDS}s`, "--users", String(USERS)]);
+      await until(async () => (await fetch(`${status}/readyz`).catch(() => null))?.status === 200, 60_000);
+      const producing = events(["simulate", "--topic", latencyTopic, "--rate", String(rate), "--duration", `${WARMUP + LATENCY_SECONDS}s`,
+        "--users", String(USERS)]);
+      await Bun.sleep(WARMUP * 1000);
+      const before = await latencyBuckets(status);
+      await producing;
+      await until(async () => {
+        const s = (await (await fetch(`${status}/status`)).json()) as { inFlight: number; partitions: { lag: number | null }[] };
+        return s.inFlight === 0 && s.partitions.every((p) => p.lag === 0);
+      }, 60_000);
+      window = quantiles(before, await latencyBuckets(status));
     });
   const ls = summaryOf(lat);
+  if (!window) throw new Error("no latency window was measured");
 
   const cassandraVersion = await (async () => {
     const { default: cassandra } = await import("cassandra-driver");
@@ -194,11 +257,12 @@ async function main(): Promise<void> {
       eventsPerSec: pipeRate, seconds: ps.busySec, ratioToSink: Number((pipeRate / sinkRate).toFixed(3)),
       peakRssMB: pipe.maxRssMB, cpuSecPerMillion: Number(((pipe.cpuSec / N) * 1e6).toFixed(1)),
     },
-    latency: { rate, events: ls.written, p50Ms: ls.latencyMs.p50, p99Ms: ls.latencyMs.p99, maxMs: ls.latencyMs.max },
+    latency: { rate, warmupSec: WARMUP, seconds: LATENCY_SECONDS, events: window.count, p50Ms: window.p50, p99Ms: window.p99,
+      maxMsWholeRun: ls.latencyMs.max, p99MsWholeRun: ls.latencyMs.p99 },
     targets: {
       "pipeline >= 90% of sink": pipeRate >= 0.9 * sinkRate,
       "peak RSS <= 150 MB": pipe.maxRssMB <= 150,
-      "p99 <= 250 ms": ls.latencyMs.p99 !== null && ls.latencyMs.p99 <= 250,
+      "p99 <= 250 ms": window.p99 <= 250,
     },
   };
 
@@ -215,7 +279,7 @@ async function main(): Promise<void> {
 | pipeline (dist/events consume, ${N} backlog) | ${pipeRate} events/s = ${(result.pipeline.ratioToSink * 100).toFixed(1)}% of sink | ≥ 90% ${ok(result.targets["pipeline >= 90% of sink"])} |
 | pipeline peak RSS | ${pipe.maxRssMB} MB | ≤ 150 MB ${ok(result.targets["peak RSS <= 150 MB"])} |
 | pipeline CPU | ${result.pipeline.cpuSecPerMillion} CPU s per million events | |
-| end-to-end latency at ${rate} events/s for ${LATENCY_SECONDS}s | p50 ${ls.latencyMs.p50} ms, p99 ${ls.latencyMs.p99} ms, max ${ls.latencyMs.max} ms | p99 ≤ 250 ms ${ok(result.targets["p99 <= 250 ms"])} |
+| end-to-end latency at ${rate} events/s, ${LATENCY_SECONDS}s after ${WARMUP}s of warm-up | p50 ${window.p50} ms, p99 ${window.p99} ms (whole run incl. warm-up: p99 ${ls.latencyMs.p99} ms, max ${ls.latencyMs.max} ms) | p99 ≤ 250 ms ${ok(result.targets["p99 <= 250 ms"])} |
 
 ${result.machine.cores} cores (${result.machine.cpu}), Kafka ${kafkaVersion}, Cassandra ${cassandraVersion}, Bun ${Bun.version}; ${N} events, ${USERS} users, 3 partitions, Avro.
 JSON: ${file}`);
