@@ -19,8 +19,9 @@ export function kafkaClient(cfg: KafkaSettings, clientId: string): Kafka {
       : undefined,
     connectionTimeout: 5000,
     requestTimeout: 30_000,
-    // Retries forever in effect (the pipeline decides when to give up); the log says what happens.
-    retry: { initialRetryTime: 250, maxRetryTime: 10_000, retries: 10 },
+    // A client gives up after about 15 s (so that a wrong address fails at start-up with a clear line);
+    // the consumer has its own, longer retry, and the pipeline waits out outages on top of both.
+    retry: { initialRetryTime: 300, maxRetryTime: 5000, retries: 6 },
     logLevel: logLevel.WARN,
     // KafkaJS logs through ours: JSON lines, and never the SASL password (it is not in its log entries).
     logCreator: () => ({ namespace, level, label: _label, log: entry }) => {
@@ -28,4 +29,14 @@ export function kafkaClient(cfg: KafkaSettings, clientId: string): Kafka {
       log[LEVELS[level] ?? "info"]({ kafkajs: namespace, ...rest }, String(message));
     },
   });
+}
+
+/** Turn KafkaJS's connection errors into one line a person can act on. */
+export function describeKafkaError(e: unknown, cfg: KafkaSettings): string {
+  const msg = (e as Error)?.message ?? String(e);
+  if (/SASL|authenticat/i.test(msg)) return `Kafka at ${cfg.brokers.join(",")} rejected the SASL authentication (${msg}); check KAFKA_SASL_* and KAFKA_SSL`;
+  if (/ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH|Connection (error|timeout)|connect/i.test(msg)) {
+    return `cannot reach Kafka at ${cfg.brokers.join(",")} (${msg}); check KAFKA_BROKERS`;
+  }
+  return msg;
 }

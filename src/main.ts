@@ -6,11 +6,13 @@
  *   migrate   apply cql/schema.cql (src/migrate.ts)
  * Settings come from env vars and flags (src/config.ts); a bad one exits 2 with one line.
  */
+import "./signals.ts";
 import "./quiet.ts";
 import pkg from "../package.json" with { type: "json" };
 import { type Command, ConfigError, loadConfig, settingsHelp } from "./config.ts";
 import { describeCassandraError } from "./cassandra.ts";
 import { log, setLogLevel } from "./log.ts";
+import { release } from "./signals.ts";
 
 const COMMANDS: Record<Command, string> = {
   consume: "run the pipeline with its status server until SIGTERM/SIGINT (then drain, commit, exit 0)",
@@ -43,6 +45,7 @@ async function run(cmd: Command, argv: string[]): Promise<number> {
   setLogLevel(cfg.logLevel);
   switch (cmd) {
     case "migrate": {
+      release(); // nothing to drain: a signal stops it at once
       const { migrate } = await import("./migrate.ts");
       try {
         await migrate(cfg);
@@ -89,7 +92,8 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`events ${cmd}: ${e.message}`);
       return 2;
     }
-    log.fatal({ err: e }, `events ${cmd} failed`);
+    // One line for people on stderr, one JSON line for the log; no stack trace for a known failure.
+    log.fatal({ err: (e as Error)?.message ?? String(e) }, `events ${cmd} failed`);
     console.error(`events ${cmd}: ${(e as Error)?.message ?? e}`);
     return 1;
   }

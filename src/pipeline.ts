@@ -15,12 +15,13 @@ import { redacted } from "./config.ts";
 import { DeadLetters, type DeadLetter } from "./deadletter.ts";
 import { decode } from "./decode.ts";
 import { BadRecord, type StoredEvent } from "./event.ts";
-import { kafkaClient } from "./kafka.ts";
+import { describeKafkaError, kafkaClient } from "./kafka.ts";
 import { LatencyRecorder } from "./latency.ts";
 import { log } from "./log.ts";
 import { metrics, value } from "./metrics.ts";
 import { CassandraSink } from "./sink.ts";
 import { type Chunk, KafkaSource } from "./source.ts";
+import { stopRequested } from "./signals.ts";
 import { startStatus } from "./status.ts";
 import { toEvent } from "./transform.ts";
 import { Watermarks } from "./watermark.ts";
@@ -31,10 +32,15 @@ const SHUTDOWN_GRACE_MS = 8000;
 export async function consume(cfg: Config): Promise<number> {
   const started = Date.now();
   log.info({ settings: redacted(cfg, "consume") }, "events consume starting");
+  // A signal that came during start-up stops the pipeline as soon as it runs (src/signals.ts).
+  const stopping = stopRequested();
 
   const sink = await CassandraSink.open(cfg);
   const kafka = kafkaClient(cfg, "events-consume");
-  const deadLetters = await DeadLetters.open(kafka, cfg.dlqTopic);
+  const deadLetters = await DeadLetters.open(kafka, cfg.dlqTopic).catch(async (e) => {
+    await sink.close();
+    throw new Error(describeKafkaError(e, cfg));
+  });
   const watermarks = new Watermarks(cfg.outOfOrderness, cfg.idleTimeout);
   const source = new KafkaSource(kafka, {
     topic: cfg.topic, groupId: cfg.groupId, maxInFlight: cfg.maxInFlight, partitionsConcurrently: cfg.partitionsConcurrently,
@@ -150,8 +156,7 @@ export async function consume(cfg: Config): Promise<number> {
       log.info({ why }, "stopping: no more fetches, finishing writes in flight, committing");
       resolve(code);
     };
-    process.once("SIGTERM", stop("SIGTERM", 0));
-    process.once("SIGINT", stop("SIGINT", 0));
+    void stopping.then((signal) => stop(signal, 0)());
     source.fatal = (e) => {
       log.fatal({ err: e?.message }, "the Kafka consumer cannot continue");
       resolve(1);
@@ -170,7 +175,9 @@ export async function consume(cfg: Config): Promise<number> {
   try {
     await source.start(handleChunk);
   } catch (e) {
-    throw new Error(`cannot consume from Kafka at ${cfg.brokers.join(",")} topic "${cfg.topic}": ${(e as Error).message}`);
+    await Promise.all([deadLetters.close(), sink.close(), status?.stop()]);
+    const why = describeKafkaError(e, cfg);
+    throw new Error(/does not host this topic-partition|UNKNOWN_TOPIC/i.test(why) ? `topic "${cfg.topic}" does not exist on ${cfg.brokers.join(",")}` : why);
   }
   lastRecordAt = Date.now();
   const code = await done;

@@ -14,9 +14,10 @@ import { type Activity, malformed, seededRandom, Website } from "./activity.ts";
 import type { Config } from "./config.ts";
 import { redacted } from "./config.ts";
 import { encode } from "./decode.ts";
-import { kafkaClient } from "./kafka.ts";
+import { describeKafkaError, kafkaClient } from "./kafka.ts";
 import { log } from "./log.ts";
 import { metrics, value } from "./metrics.ts";
+import { stopRequested } from "./signals.ts";
 import { startStatus } from "./status.ts";
 
 /** At --rate 0 (as fast as possible) the schedule assumes this many events per second of event time. */
@@ -35,11 +36,17 @@ export async function simulate(cfg: Config): Promise<number> {
   log.info({ settings: { ...redacted(cfg, "simulate"), SIMULATE_SEED: seed } }, "events simulate starting");
 
   const r = seededRandom(seed ^ 0xbad);
+  let stopping = false;
+  const stop = (why: string) => () => {
+    if (!stopping) log.info({ why }, "stopping: flushing what was accepted");
+    stopping = true;
+  };
+  void stopRequested().then((signal) => stop(signal)());
   const producer = kafkaClient(cfg, "events-simulate").producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   try {
     await producer.connect();
   } catch (e) {
-    throw new Error(`cannot reach Kafka at ${cfg.brokers.join(",")}: ${(e as Error).message}`);
+    throw new Error(describeKafkaError(e, cfg));
   }
   let connected = true;
   producer.on(producer.events.DISCONNECT, () => {
@@ -48,14 +55,6 @@ export async function simulate(cfg: Config): Promise<number> {
   producer.on(producer.events.CONNECT, () => {
     connected = true;
   });
-
-  let stopping = false;
-  const stop = (why: string) => () => {
-    if (!stopping) log.info({ why }, "stopping: flushing what was accepted");
-    stopping = true;
-  };
-  process.once("SIGINT", stop("SIGINT"));
-  process.once("SIGTERM", stop("SIGTERM"));
 
   let produced = 0; // acknowledged by Kafka
   let generated = 0;

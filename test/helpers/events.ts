@@ -2,6 +2,7 @@
  * Helpers for end-to-end tests: produce events, run `events consume` (from source or the compiled
  * binary) as a real child process, read rows and dead letters back.
  */
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Subprocess } from "bun";
 import type cassandra from "cassandra-driver";
@@ -46,8 +47,12 @@ export type Produced = { key?: string | Buffer | null; value: Buffer | null; par
 export async function produce(topic: string, messages: Produced[]): Promise<void> {
   const producer = kafka().producer();
   await producer.connect();
-  for (let i = 0; i < messages.length; i += 2000) {
-    await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 2000) });
+  // Requests stay well under the broker's message.max.bytes (1 MiB).
+  for (let i = 0; i < messages.length;) {
+    let j = i;
+    for (let bytes = 0; j < messages.length && j - i < 2000 && (j === i || bytes < 512 * 1024); j++) bytes += (messages[j]!.value?.length ?? 0) + 64;
+    await producer.send({ topic, acks: -1, messages: messages.slice(i, j) });
+    i = j;
   }
   await producer.disconnect();
 }
@@ -126,6 +131,8 @@ export const header = (m: KafkaMessage, name: string) => m.headers?.[name]?.toSt
 
 export interface Running {
   proc: Subprocess<"ignore", "pipe", "pipe">;
+  /** Peak RSS (VmHWM) seen so far, in MB. */
+  peakRssMB(): number;
   /** JSON log lines so far. */
   lines: Record<string, unknown>[];
   statusUrl?: string;
@@ -162,10 +169,21 @@ export function start(how: "source" | "binary", args: string[], env: Record<stri
   })();
   const stderr = new Response(proc.stderr).text();
   const statusUrl = withStatus ? `http://127.0.0.1:${port}` : undefined;
+  let peak = 0;
+  const poll = setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"));
+      if (m) peak = Math.max(peak, Math.round(Number(m[1]) / 1024));
+    } catch {
+      // gone
+    }
+  }, 100);
   return {
     proc, lines, statusUrl,
+    peakRssMB: () => peak,
     exited: (async () => {
       const code = await proc.exited;
+      clearInterval(poll);
       await pump;
       const err = await stderr;
       if (err.trim()) lines.push({ stderr: err });

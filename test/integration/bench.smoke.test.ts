@@ -1,0 +1,25 @@
+/** A tiny run of `bun run bench` end to end: every phase runs and the report has every figure. */
+import { expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { requireStack, ROOT } from "../helpers/stack.ts";
+
+test("bun run bench --events 3000 runs every phase and writes its JSON report", async () => {
+  await requireStack();
+  const p = Bun.spawn(["bun", "scripts/bench.ts", "--events", "3000", "--latency-seconds", "3", "--rate", "300"],
+    { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  const timer = setTimeout(() => p.kill("SIGKILL"), 170_000);
+  const [out, err] = [await new Response(p.stdout).text(), await new Response(p.stderr).text()];
+  clearTimeout(timer);
+  expect(await p.exited, err).toBe(0);
+  expect(out).toContain("| sink ceiling");
+  const file = /JSON: (\S+)/.exec(out)?.[1];
+  const r = JSON.parse(readFileSync(file!, "utf8"));
+  expect(r.settings.events).toBe(3000);
+  expect(r.sink.eventsPerSec).toBeGreaterThan(0);
+  expect(r.pipeline.eventsPerSec).toBeGreaterThan(0);
+  expect(r.pipeline.peakRssMB).toBeGreaterThan(0);
+  expect(r.pipelineWithHeapHint.peakRssMB).toBeGreaterThan(0);
+  expect(r.latency.events).toBeGreaterThan(0);
+  expect(r.latency.p99Ms).toBeGreaterThan(0);
+  expect(r.versions).toMatchObject({ kafka: "4.1.2", cassandra: expect.stringMatching(/^5\.0\./) });
+}, 180_000);

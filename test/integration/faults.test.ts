@@ -1,0 +1,276 @@
+/**
+ * Faults on the real stack: crashes, a Cassandra outage, a Kafka restart, rebalances, hostile input,
+ * SIGTERM under load, wrong configuration. Every scenario ends with every event stored exactly once
+ * (row count and content) and prints one `fault-result` line for the README's table.
+ * Bounded: each test has its own timeout, and every process it starts is killed at the end.
+ */
+import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { seededRandom } from "../../src/activity.ts";
+import { decode, encode } from "../../src/decode.ts";
+import { BadRecord } from "../../src/event.ts";
+import { toEvent } from "../../src/transform.ts";
+import { stack } from "../../scripts/stack.ts";
+import {
+  asAvro, consumeAll, countRows, header, isolatedPipeline, makeEvents, type Produced, produce, readRows, readTopic, type Running,
+  start, summary, type TestEvent, until,
+} from "../helpers/events.ts";
+import { kafka, requireStack, ROOT, runEvents } from "../helpers/stack.ts";
+
+beforeAll(requireStack);
+const drops: (() => Promise<void>)[] = [];
+const running: Running[] = [];
+afterEach(() => {
+  for (const r of running.splice(0)) r.proc.kill("SIGKILL");
+});
+afterAll(async () => {
+  for (const d of drops) await d();
+});
+
+/** A fresh pipeline whose crashed members leave the group fast (the broker's minimum session timeout). */
+async function pipeline(prefix: string) {
+  const p = await isolatedPipeline(prefix);
+  drops.push(p.drop);
+  const env: Record<string, string> = { ...p.env, KAFKA_SESSION_TIMEOUT: "6s" };
+  return { ...p, env };
+}
+
+function consumer(env: Record<string, string>): Running {
+  const r = start("source", ["consume"], env);
+  running.push(r);
+  return r;
+}
+
+const written = async (r: Running) => ((await r.status().catch(() => ({ written: 0 }))).written as number) ?? 0;
+
+/** Every event stored exactly once, every field as produced; returns the counts for the report. */
+async function expectExactlyOnce(keyspace: string, events: TestEvent[]): Promise<{ lost: number; duplicates: number }> {
+  const rows = await readRows(keyspace); // throws if any event id is stored twice
+  let lost = 0;
+  for (const e of events) {
+    const r = rows.get(e.event_id);
+    if (!r || r.user_id !== e.user_id || r.event_time !== e.event_time || r.event_type !== e.event_type ||
+      JSON.stringify(r.metadata) !== JSON.stringify(e.metadata)) lost++;
+  }
+  expect(lost).toBe(0);
+  expect(rows.size).toBe(events.length);
+  return { lost, duplicates: 0 };
+}
+
+function report(scenario: string, done: string, result: Record<string, unknown>): void {
+  console.log(`fault-result ${JSON.stringify({ scenario, done, ...result })}`);
+}
+
+test("1. consumer crash: SIGKILL at 3 random points of a 100,000-event stream, restart: every event exactly once", async () => {
+  const p = await pipeline("it-f-crash");
+  const N = 100_000;
+  const events = makeEvents(N, { seed: 11, start: Date.now() - 3_600_000, stepMs: 30, jitterMs: 60_000 });
+  await produce(p.topic, asAvro(events));
+  const r = seededRandom(2026);
+  const kills: number[] = [];
+  for (let k = 0; k < 3; k++) {
+    const c = consumer(p.env);
+    const at = 5_000 + Math.floor(r() * 15_000); // written by this process before it is killed
+    await until(`consumer ${k + 1} to write ${at} events`, async () => (await written(c)) >= at, 120_000, 25);
+    c.proc.kill("SIGKILL");
+    await c.exited;
+    kills.push(await countRows(p.keyspace));
+  }
+  await consumeAll("source", p.env, 180_000);
+  const res = await expectExactlyOnce(p.keyspace, events);
+  report("consumer crash", `SIGKILL at ${kills.join(", ")} rows stored; restarted each time`, res);
+}, 400_000);
+
+test("2. Cassandra outage: SIGSTOP for 30 s mid-stream: retries, /readyz 503, nothing committed meanwhile, all stored after, nothing dead-lettered", async () => {
+  const p = await pipeline("it-f-cass");
+  const N = 40_000;
+  const events = makeEvents(N, { seed: 12, start: Date.now() - 600_000, stepMs: 10, jitterMs: 30_000 });
+  await produce(p.topic, asAvro(events));
+  const c = consumer(p.env);
+  await until("10,000 events written", async () => (await written(c)) >= 10_000, 60_000, 25);
+  const pid = Number(readFileSync(join(ROOT, ".stack/run/cassandra.pid"), "utf8"));
+  const admin = kafka().admin();
+  await admin.connect();
+  const committed = async () => (await admin.fetchOffsets({ groupId: p.env.KAFKA_GROUP_ID!, topics: [p.topic] }))[0]!
+    .partitions.reduce((a, x) => a + Math.max(0, Number(x.offset)), 0);
+  process.kill(pid, "SIGSTOP");
+  const stoppedAt = Date.now();
+  let during: number[] = [];
+  try {
+    await until("/readyz to turn 503", async () => (await fetch(`${c.statusUrl}/readyz`)).status === 503, 15_000, 250);
+    await Bun.sleep(5000); // chunks acknowledged just before the stop may still commit
+    const a = await committed();
+    await Bun.sleep(Math.max(0, 29_000 - (Date.now() - stoppedAt)));
+    const b = await committed();
+    during = [a, b];
+    expect(b).toBe(a); // nothing can be written, so nothing is committed
+    expect((await c.status()).written).toBeLessThan(N);
+  } finally {
+    process.kill(pid, "SIGCONT");
+  }
+  const outageMs = Date.now() - stoppedAt;
+  await until("/readyz to be 200 again", async () => (await fetch(`${c.statusUrl}/readyz`)).status === 200, 60_000, 250);
+  await until("every event written", async () => (await c.status()).written === N, 120_000, 250);
+  const s = await c.status();
+  expect(s.deadLettered).toBe(0);
+  expect(s.retries as number).toBeGreaterThan(0);
+  c.proc.kill("SIGTERM");
+  expect(await c.exited).toBe(0);
+  await admin.disconnect();
+  const res = await expectExactlyOnce(p.keyspace, events);
+  expect(await readTopic(p.dlq, 1, 4000)).toHaveLength(0);
+  report("Cassandra outage", `SIGSTOP for ${Math.round(outageMs / 1000)} s after 10,000 of ${N}; committed offsets stayed at ${during[0]}; ${s.retries} write retries; 0 dead-lettered`, res);
+}, 240_000);
+
+test("3. Kafka broker restart mid-stream: the consumer reconnects and resumes; nothing lost, nothing duplicated", async () => {
+  const p = await pipeline("it-f-kafka");
+  const N = 40_000;
+  const events = makeEvents(N, { seed: 13, start: Date.now() - 600_000, stepMs: 10, jitterMs: 30_000 });
+  await produce(p.topic, asAvro(events));
+  const c = consumer(p.env);
+  await until("10,000 events written", async () => (await written(c)) >= 10_000, 60_000, 25);
+  const t0 = Date.now();
+  expect(await stack(["down", "kafka"])).toBe(0);
+  expect(await stack(["up", "kafka"])).toBe(0);
+  const restartMs = Date.now() - t0;
+  await until("every event written after the restart", async () => (await countRows(p.keyspace)) === N, 180_000, 1000);
+  c.proc.kill("SIGTERM");
+  expect(await c.exited).toBe(0);
+  const res = await expectExactlyOnce(p.keyspace, events);
+  report("Kafka broker restart", `broker stopped and started (${Math.round(restartMs / 1000)} s) after 10,000 of ${N}`, res);
+}, 300_000);
+
+test("4. rebalance: two consumers in one group, one stopped and restarted twice: everything exactly once", async () => {
+  const p = await pipeline("it-f-rebalance");
+  const N = 60_000;
+  const events = makeEvents(N, { seed: 14, start: Date.now() - 600_000, stepMs: 10, jitterMs: 30_000 });
+  await produce(p.topic, asAvro(events));
+  const a = consumer(p.env);
+  let b = consumer(p.env);
+  for (const at of [15_000, 35_000]) {
+    await until(`${at} rows stored`, async () => (await countRows(p.keyspace)) >= at, 120_000, 250);
+    b.proc.kill("SIGTERM");
+    const code = await b.exited;
+    if (code !== 0) console.error(b.lines.map((l) => JSON.stringify(l)).join("\n"));
+    expect(code).toBe(0);
+    b = consumer(p.env);
+  }
+  await until("every event stored", async () => (await countRows(p.keyspace)) === N, 180_000, 1000);
+  await until("both consumers idle", async () => (await a.status()).inFlight === 0 && (await b.status()).inFlight === 0, 30_000);
+  a.proc.kill("SIGTERM");
+  b.proc.kill("SIGTERM");
+  expect([await a.exited, await b.exited]).toEqual([0, 0]);
+  const res = await expectExactlyOnce(p.keyspace, events);
+  report("rebalance", `2 consumers; one stopped and restarted at 15,000 and 35,000 of ${N} rows`, res);
+}, 300_000);
+
+test("5. bad input: 10,000 malformed records among 10,000 valid ones: valid stored, malformed dead-lettered with a reason, memory bounded", async () => {
+  const p = await pipeline("it-f-bad");
+  const valid = makeEvents(10_000, { seed: 15, start: Date.now() - 600_000, stepMs: 50, jitterMs: 30_000 });
+  const r = seededRandom(15);
+  const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)]!;
+  const base = () => ({ ...pick(valid), event_id: "2f1c6c0e-0000-4000-8000-" + Math.floor(r() * 1e12).toString().padStart(12, "0") });
+  const json = (o: unknown) => Buffer.from(JSON.stringify(o));
+  const kinds: (() => Buffer)[] = [
+    () => Buffer.from(Array.from({ length: 1 + Math.floor(r() * 300) }, () => Math.floor(r() * 256))), // random bytes
+    () => { // bit-flipped valid Avro: judged below by the decoder itself
+      const b = Buffer.from(encode(base(), "avro"));
+      const i = Math.floor(r() * b.length);
+      b[i]! ^= 1 << Math.floor(r() * 8);
+      return b;
+    },
+    () => json({ ...base(), event_time: String(Date.now()) }), // wrong JSON types
+    () => json({ ...base(), user_id: 12345 }),
+    () => json({ ...base(), metadata: "not a map" }),
+    () => json({ ...base(), event_type: "" }), // boundary values
+    () => json({ ...base(), event_type: "E".repeat(100_000) }),
+    () => encode({ ...base(), metadata: { big: "v".repeat(50_000) } }, "avro"),
+    () => json({ ...base(), user_id: "" }),
+    () => json({ ...base(), event_time: -1 }),
+    () => Buffer.from(`{"user_id":"${base().user_id}","event_type":"CLICK","event_time":NaN,"event_id":"${base().event_id}"}`),
+    () => json({ ...base(), event_time: 8_640_000_000_000_000 }), // far future
+    () => encode({ ...base(), event_time: Date.now() + 400 * 86_400_000 }, "confluent"),
+    () => encode({ ...base(), event_id: "0000-not-a-uuid" }, "avro"), // non-UUIDs
+    () => json({ ...base(), metadata: { a: { nested: true } } }), // nested metadata
+    () => json({ ...base(), metadata: { list: [1, 2] } }),
+    () => json([1, 2, 3]),
+  ];
+  const bad = Array.from({ length: 10_000 }, () => pick(kinds)());
+  // A flipped bit can leave a record valid (a bit of a metadata value, say): the decoder is the judge of those.
+  const acceptable = (b: Buffer) => {
+    try {
+      toEvent(decode(b, "auto"), Date.now());
+      return true;
+    } catch (e) {
+      if (e instanceof BadRecord) return false;
+      throw e;
+    }
+  };
+  const stillValid = bad.filter(acceptable).length;
+  const messages: Produced[] = [];
+  valid.forEach((e, i) => messages.push({ key: e.user_id, value: encode(e, "avro") }, { key: `bad-${i}`, value: bad[i]! }));
+  await produce(p.topic, messages);
+  const c = start("source", ["consume", "--exit-when-idle", "3s"], p.env, false);
+  running.push(c);
+  expect(await c.exited).toBe(0);
+  const s = summary(c);
+  expect(s.consumed).toBe(20_000);
+  expect(s.written).toBe(10_000 + stillValid);
+  expect(s.deadLettered).toBe(10_000 - stillValid);
+  const rows = await readRows(p.keyspace);
+  for (const e of valid) expect(rows.get(e.event_id)?.event_time).toBe(e.event_time);
+  const dead = await readTopic(p.dlq, 10_000 - stillValid, 60_000);
+  expect(dead).toHaveLength(10_000 - stillValid);
+  const reasons: Record<string, number> = {};
+  for (const d of dead) {
+    const reason = header(d, "dlq.reason")!;
+    reasons[reason] = (reasons[reason] ?? 0) + 1;
+    expect(d.key!.toString()).toStartWith("bad-");
+  }
+  expect(c.peakRssMB()).toBeLessThan(300);
+  report("bad input", `10,000 malformed (${stillValid} bit flips still valid, stored) among 10,000 valid; dead-lettered by reason ${JSON.stringify(reasons)}; peak RSS ${c.peakRssMB()} MB`,
+    { lost: 0, duplicates: 0 });
+}, 180_000);
+
+test("6. graceful shutdown: SIGTERM under load exits 0 within 10 s; a restart resumes with nothing lost", async () => {
+  const p = await pipeline("it-f-term");
+  const N = 100_000;
+  const events = makeEvents(N, { seed: 16, start: Date.now() - 3_600_000, stepMs: 30, jitterMs: 60_000 });
+  await produce(p.topic, asAvro(events));
+  const c = consumer(p.env);
+  await until("20,000 events written", async () => (await written(c)) >= 20_000, 120_000, 25);
+  const t0 = Date.now();
+  c.proc.kill("SIGTERM");
+  const code = await c.exited;
+  const exitMs = Date.now() - t0;
+  expect(code).toBe(0);
+  expect(exitMs).toBeLessThan(10_000);
+  await consumeAll("source", p.env, 180_000);
+  const res = await expectExactlyOnce(p.keyspace, events);
+  report("graceful shutdown", `SIGTERM after ${summary(c).written} of ${N}: exit 0 in ${(exitMs / 1000).toFixed(1)} s; restarted`, res);
+}, 300_000);
+
+test("7. wrong configuration: a clear message and a non-zero exit, never a stack trace or a secret", () => {
+  const cases: [string, Record<string, string>, RegExp][] = [
+    ["unreachable brokers", { KAFKA_BROKERS: "127.0.0.1:1" }, /cannot reach Kafka at 127\.0\.0\.1:1/],
+    ["unreachable Cassandra", { CASSANDRA_CONTACT_POINTS: "127.0.0.1:1" }, /cannot reach Cassandra at 127\.0\.0\.1:1/],
+    ["missing keyspace", { CASSANDRA_KEYSPACE: "no_such_keyspace" }, /keyspace "no_such_keyspace" does not exist: run `events migrate` first/],
+    ["wrong Kafka credentials", { KAFKA_SASL_MECHANISM: "scram-sha-256", KAFKA_SASL_USERNAME: "events", KAFKA_SASL_PASSWORD: "hunter2-secret" },
+      /rejected the SASL authentication/],
+    ["missing topic", { KAFKA_TOPIC: "no-such-topic-anywhere" }, /topic "no-such-topic-anywhere" does not exist/],
+  ];
+  const seen: string[] = [];
+  for (const [name, env, message] of cases) {
+    const t0 = Date.now();
+    const r = runEvents("binary", ["consume", "--status-addr", "off"], env, 60_000);
+    expect([name, r.status]).toEqual([name, 1]);
+    const err = r.stderr.trim();
+    expect(err.split("\n")).toHaveLength(1);
+    expect(err).toMatch(message);
+    expect(r.stdout + r.stderr).not.toMatch(/^\s+at /m);
+    expect(r.stdout + r.stderr).not.toContain("hunter2-secret");
+    seen.push(`${name}: exit 1 in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  report("wrong configuration", seen.join("; "), { lost: 0, duplicates: 0 });
+}, 180_000);
