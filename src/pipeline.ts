@@ -108,7 +108,6 @@ export async function consume(cfg: Config): Promise<number> {
     if (recent.length > 20) recent.splice(0, recent.length - 20);
     lastRecordAt = ackedAt;
     firstRecordAt ??= now;
-
   }
 
   let prev = { consumed: 0, written: 0, deadLettered: 0, late: 0 };
