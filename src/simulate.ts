@@ -57,13 +57,19 @@ export async function simulate(cfg: Config): Promise<number> {
   });
 
   let produced = 0; // acknowledged by Kafka
+  let sampled = 0; // produced, at the last one-second sample of the status server
   let generated = 0;
   let invalid = 0;
   const started = performance.now();
   const status = startStatus(cfg.statusAddr, cfg.statusToken, {
     mode: "simulate",
     notReady: async () => (connected ? [] : ["kafka: producer not connected"]),
-    sample: async () => ({ produced: await value(metrics.produceRate) }),
+    sample: async () => {
+      // Events acknowledged since the last sample: the status server samples once a second.
+      const delta = produced - sampled;
+      sampled = produced;
+      return { produced: delta };
+    },
     status: async () => ({
       produced, invalid, rate: await value(metrics.produceRate), target: rate,
       elapsedSec: (performance.now() - started) / 1000,

@@ -72,6 +72,14 @@ test("--rate 1000 --duration 30s produces 30,000 ± 5% events, and the status se
   const mid = await run.status();
   expect(mid.mode).toBe("simulate");
   expect(Math.abs((mid.rate as number) - 1000)).toBeLessThan(100);
+  await Bun.sleep(19_000);
+  // Every full 10-second window of the one-second history holds 10,000 ± 5%.
+  const history = ((await run.status()).history as { produced: number }[]).slice(1, -1).map((h) => h.produced);
+  expect(history.length).toBeGreaterThanOrEqual(20);
+  for (let i = 0; i + 10 <= history.length; i++) {
+    const sum = history.slice(i, i + 10).reduce((a, b) => a + b, 0);
+    expect(Math.abs(sum - 10_000)).toBeLessThanOrEqual(500);
+  }
   expect(await run.exited).toBe(0);
   const s = summary(run);
   expect(Math.abs(s.produced! - 30_000)).toBeLessThanOrEqual(1500);
