@@ -55,6 +55,25 @@ interface ProcResult {
   wallSec: number;
 }
 
+/** CPU seconds used so far by the local Kafka and Cassandra (their pids from the stack script). */
+function stackCpu(): { kafka: number; cassandra: number } {
+  const cpu = (name: string) => {
+    try {
+      const pid = readFileSync(join(ROOT, `.stack/run/${name}.pid`), "utf8").trim();
+      const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+    } catch {
+      return Number.NaN;
+    }
+  };
+  return { kafka: cpu("kafka"), cassandra: cpu("cassandra") };
+}
+
+/** CPU seconds per million events of Kafka and Cassandra between two readings. */
+function perMillion(a: { kafka: number; cassandra: number }, b: { kafka: number; cassandra: number }) {
+  return { kafka: Number((((b.kafka - a.kafka) / N) * 1e6).toFixed(1)), cassandra: Number((((b.cassandra - a.cassandra) / N) * 1e6).toFixed(1)) };
+}
+
 /** Peak RSS (VmHWM) of a live process, in MB; null once it is gone. */
 function peakRssMB(pid: number): number | null {
   try {
@@ -187,6 +206,7 @@ async function main(): Promise<void> {
   const sink = await CassandraSink.open(cfg);
   const signal = new AbortController().signal;
   const cpu0 = process.cpuUsage();
+  const stackSink0 = stackCpu();
   say(`writing ${N} events straight to Cassandra (${lanes} lanes, chunks of ${chunk})`);
   let next = 0;
   const t0 = performance.now();
@@ -200,6 +220,7 @@ async function main(): Promise<void> {
   }));
   const sinkSec = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const sinkStack = perMillion(stackSink0, stackCpu());
   const sinkCpuSecPerMillion = Number((((cpu.user + cpu.system) / 1e6 / N) * 1e6).toFixed(1));
   await sink.close();
   all.length = 0;
@@ -209,7 +230,9 @@ async function main(): Promise<void> {
   // 3. The pipeline from the start of the backlog.
   await compactionsDone(120_000);
   say("draining the backlog with dist/events consume");
+  const stackPipe0 = stackCpu();
   const pipe = await events(["consume", "--exit-when-idle", "3s"], { KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `bench-${run}`, CASSANDRA_KEYSPACE: ks.pipeline });
+  const pipeStack = perMillion(stackPipe0, stackCpu());
   const ps = summaryOf(pipe);
   if (ps.consumed !== N || ps.written !== N) throw new Error(`pipeline consumed ${ps.consumed} and wrote ${ps.written} of ${N}`);
   const pipeRate = ps.eventsPerSec as number;
@@ -270,10 +293,12 @@ async function main(): Promise<void> {
     settings: { events: N, users: USERS, partitions: 3, format: "avro", maxInFlight: cfg.maxInFlight, sinkConcurrency: cfg.writeConcurrency,
       partitionsConcurrently: cfg.partitionsConcurrently, latencyRate: rate, latencySeconds: LATENCY_SECONDS },
     preload: { eventsPerSec: produced.eventsPerSec, peakRssMB: produced.peakRssMB },
-    sink: { eventsPerSec: sinkRate, seconds: Number(sinkSec.toFixed(2)), clientCpuSecPerMillion: sinkCpuSecPerMillion },
+    sink: { eventsPerSec: sinkRate, seconds: Number(sinkSec.toFixed(2)), clientCpuSecPerMillion: sinkCpuSecPerMillion,
+      kafkaCpuSecPerMillion: sinkStack.kafka, cassandraCpuSecPerMillion: sinkStack.cassandra },
     pipeline: {
       eventsPerSec: pipeRate, seconds: ps.busySec, ratioToSink: Number((pipeRate / sinkRate).toFixed(3)),
       peakRssMB: pipe.maxRssMB, cpuSecPerMillion: Number(((pipe.cpuSec / N) * 1e6).toFixed(1)),
+      kafkaCpuSecPerMillion: pipeStack.kafka, cassandraCpuSecPerMillion: pipeStack.cassandra,
     },
     pipelineWithHeapHint: {
       env: HEAP_HINT, eventsPerSec: hs.eventsPerSec, ratioToSink: Number((hs.eventsPerSec / sinkRate).toFixed(3)),
@@ -300,7 +325,7 @@ async function main(): Promise<void> {
 | sink ceiling (src/sink.ts, no Kafka) | ${sinkRate} events/s, ${sinkCpuSecPerMillion} client CPU s per million | |
 | pipeline (dist/events consume, ${N} backlog) | ${pipeRate} events/s = ${(result.pipeline.ratioToSink * 100).toFixed(1)}% of sink | ≥ 90% ${ok(result.targets["pipeline >= 90% of sink"])} |
 | pipeline peak RSS | ${pipe.maxRssMB} MB | |
-| pipeline CPU | ${result.pipeline.cpuSecPerMillion} CPU s per million events | |
+| where the CPU goes, per million events | sink only: client ${sinkCpuSecPerMillion} s, Cassandra ${sinkStack.cassandra} s, Kafka ${sinkStack.kafka} s · pipeline: consume ${result.pipeline.cpuSecPerMillion} s, Cassandra ${pipeStack.cassandra} s, Kafka ${pipeStack.kafka} s | |
 | pipeline with ${HEAP_HINT} (as deploy/ runs it) | ${hs.eventsPerSec} events/s = ${(result.pipelineWithHeapHint.ratioToSink * 100).toFixed(1)}% of sink, peak RSS ${hinted.maxRssMB} MB, ${result.pipelineWithHeapHint.cpuSecPerMillion} CPU s per million | RSS ≤ 150 MB ${ok(hinted.maxRssMB <= 150)} |
 | end-to-end latency at ${rate} events/s, ${LATENCY_SECONDS}s after ${WARMUP}s of warm-up | p50 ${window.p50} ms, p99 ${window.p99} ms (whole run incl. warm-up: p99 ${ls.latencyMs.p99} ms, max ${ls.latencyMs.max} ms) | p99 ≤ 250 ms ${ok(result.targets["p99 <= 250 ms"])} |
 

@@ -251,7 +251,9 @@ test("6. graceful shutdown: SIGTERM under load exits 0 within 10 s; a restart re
   report("graceful shutdown", `SIGTERM after ${summary(c).written} of ${N}: exit 0 in ${(exitMs / 1000).toFixed(1)} s; restarted`, res);
 }, 300_000);
 
-test("7. wrong configuration: a clear message and a non-zero exit, never a stack trace or a secret", () => {
+test("7. wrong configuration: a clear message and a non-zero exit, never a stack trace or a secret", async () => {
+  // Everything right but the one setting each case gets wrong.
+  const p = await pipeline("it-f-conf");
   const cases: [string, Record<string, string>, RegExp][] = [
     ["unreachable brokers", { KAFKA_BROKERS: "127.0.0.1:1" }, /cannot reach Kafka at 127\.0\.0\.1:1/],
     ["unreachable Cassandra", { CASSANDRA_CONTACT_POINTS: "127.0.0.1:1" }, /cannot reach Cassandra at 127\.0\.0\.1:1/],
@@ -263,7 +265,7 @@ test("7. wrong configuration: a clear message and a non-zero exit, never a stack
   const seen: string[] = [];
   for (const [name, env, message] of cases) {
     const t0 = Date.now();
-    const r = runEvents("binary", ["consume", "--status-addr", "off"], env, 60_000);
+    const r = runEvents("binary", ["consume", "--status-addr", "off"], { ...p.env, ...env }, 60_000);
     expect([name, r.status]).toEqual([name, 1]);
     const err = r.stderr.trim();
     expect(err.split("\n")).toHaveLength(1);
