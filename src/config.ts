@@ -214,7 +214,7 @@ export const SETTINGS = {
       if (!/^\d{4}-\d{2}-\d{2}T/.test(raw.trim()) || Number.isNaN(t)) throw new Error(this.allowed);
       return t;
     },
-  }, "event time of the first event; with --seed, a fixed start makes runs byte-identical", SIMULATE),
+  }, "event time of the first event (now; with --seed: 2026-01-01T00:00:00Z, so that runs are byte-identical)", SIMULATE),
   outOfOrder: s("SIMULATE_OUT_OF_ORDER", "out-of-order", "0", duration, "max jitter of event_time behind the wall clock", SIMULATE),
   lateFraction: s("SIMULATE_LATE_FRACTION", "late-fraction", "0", fraction, "fraction of events sent deliberately late", SIMULATE),
   lateBy: s("SIMULATE_LATE_BY", "late-by", "3m", duration, "how far behind the clock late events are", SIMULATE),

@@ -7,7 +7,7 @@
  * replicas. One batch is in flight at a time while the next is generated. Event times follow the
  * clock of that schedule: start (--start, default now) + i / rate, minus jitter (--out-of-order), or
  * --late-by behind it for --late-fraction of the events. With --seed and --start fixed, two runs send
- * byte-identical values.
+ * byte-identical values (a seeded run starts at 2026-01-01T00:00:00Z unless --start says otherwise).
  */
 import { type Message, Partitioners } from "kafkajs";
 import { type Activity, malformed, seededRandom, Website } from "./activity.ts";
@@ -26,11 +26,15 @@ const MAX_BATCH = 5000;
 /** Kafka refuses a record batch over message.max.bytes (1 MiB by default): stay well under it. */
 const MAX_BATCH_BYTES = 768 * 1024;
 const TICK_MS = 20;
+/** Where the event times of a seeded run start unless --start says otherwise. */
+export const SEEDED_START = Date.parse("2026-01-01T00:00:00Z");
 
 export async function simulate(cfg: Config): Promise<number> {
   const seed = cfg.seed ?? Math.floor(Math.random() * 2 ** 32);
   const format = cfg.format === "auto" ? "avro" : cfg.format;
-  const origin = cfg.start ?? Date.now();
+  // Unseeded, event times follow the wall clock. Seeded, they start at a fixed instant (or --start), so that
+  // two runs with the same seed and count send byte-identical values.
+  const origin = cfg.start ?? (cfg.seed !== null ? SEEDED_START : Date.now());
   const rate = cfg.rate;
   const eventStep = 1000 / (rate || NOMINAL_RATE); // ms of event time between two events
   log.info({ settings: { ...redacted(cfg, "simulate"), SIMULATE_SEED: seed } }, "events simulate starting");
