@@ -13,7 +13,7 @@ export function cassandraClient(cfg: CassandraSettings, keyspace?: string): cass
     credentials: cfg.cassandraUsername ? { username: cfg.cassandraUsername, password: cfg.cassandraPassword } : undefined,
     sslOptions: cfg.cassandraTls ? { rejectUnauthorized: true } : undefined,
     socketOptions: { connectTimeout: 5000, readTimeout: 12_000 },
-    // Keep the driver quiet about retries: the sink does its own, with backoff and without skipping.
+    // Two connections to each local node carry the sink's concurrent requests (the driver multiplexes them).
     pooling: { coreConnectionsPerHost: { [cassandra.types.distance.local]: 2, [cassandra.types.distance.remote]: 1 } },
   });
 }
