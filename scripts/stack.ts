@@ -169,9 +169,7 @@ function ourProcess(name: string): number | undefined {
   const pid = readPid(name);
   if (!pid) return undefined;
   try {
-    const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-    const state = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0];
-    return cmd.includes(DIR) && state !== "Z" ? pid : undefined;
+    return alive(pid) && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(DIR) ? pid : undefined;
   } catch {
     return undefined;
   }

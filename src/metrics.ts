@@ -39,9 +39,7 @@ export const metrics = {
   produceRate: gauge("events_produce_rate", "events per second over the last second (simulate)"),
 };
 
-/** A counter's current value, for summaries and the status page. */
-export async function value(c: client.Counter | client.Gauge, labels?: Record<string, string>): Promise<number> {
-  const m = await c.get();
-  if (!labels) return m.values.reduce((a, v) => a + v.value, 0);
-  return m.values.filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l)).reduce((a, v) => a + v.value, 0);
+/** A metric's current value, summed over its labels, for summaries and the status page. */
+export async function value(c: client.Counter | client.Gauge): Promise<number> {
+  return (await c.get()).values.reduce((a, v) => a + v.value, 0);
 }

@@ -65,7 +65,7 @@ export class KafkaSource {
   constructor(
     kafka: Kafka,
     private readonly s: SourceSettings,
-    private readonly onAssignment: (partitions: number[]) => void,
+    onAssignment: (partitions: number[]) => void,
   ) {
     this.consumer = kafka.consumer({
       groupId: s.groupId,

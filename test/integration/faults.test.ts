@@ -36,6 +36,14 @@ async function pipeline(prefix: string) {
   return { ...p, env };
 }
 
+/** A fresh pipeline with n out-of-order events already in its topic. */
+async function loaded(prefix: string, n: number, seed: number, spanMs: number, jitterMs: number) {
+  const p = await pipeline(prefix);
+  const events = makeEvents(n, { seed, start: Date.now() - spanMs, stepMs: spanMs / n, jitterMs });
+  await produce(p.topic, asAvro(events));
+  return { p, events };
+}
+
 function consumer(env: Record<string, string>): Running {
   const r = start("source", ["consume"], env);
   running.push(r);
@@ -63,10 +71,8 @@ function report(scenario: string, done: string, result: Record<string, unknown>)
 }
 
 test("1. consumer crash: SIGKILL at 3 random points of a 100,000-event stream, restart: every event exactly once", async () => {
-  const p = await pipeline("it-f-crash");
   const N = 100_000;
-  const events = makeEvents(N, { seed: 11, start: Date.now() - 3_600_000, stepMs: 30, jitterMs: 60_000 });
-  await produce(p.topic, asAvro(events));
+  const { p, events } = await loaded("it-f-crash", N, 11, 3_000_000, 60_000);
   const r = seededRandom(2026);
   const kills: number[] = [];
   for (let k = 0; k < 3; k++) {
@@ -83,10 +89,8 @@ test("1. consumer crash: SIGKILL at 3 random points of a 100,000-event stream, r
 }, 400_000);
 
 test("2. Cassandra outage: SIGSTOP for 30 s mid-stream: retries, /readyz 503, nothing committed meanwhile, all stored after, nothing dead-lettered", async () => {
-  const p = await pipeline("it-f-cass");
   const N = 40_000;
-  const events = makeEvents(N, { seed: 12, start: Date.now() - 600_000, stepMs: 10, jitterMs: 30_000 });
-  await produce(p.topic, asAvro(events));
+  const { p, events } = await loaded("it-f-cass", N, 12, 400_000, 30_000);
   const c = consumer(p.env);
   await until("10,000 events written", async () => (await written(c)) >= 10_000, 60_000, 25);
   const pid = Number(readFileSync(join(ROOT, ".stack/run/cassandra.pid"), "utf8"));
@@ -124,10 +128,8 @@ test("2. Cassandra outage: SIGSTOP for 30 s mid-stream: retries, /readyz 503, no
 }, 240_000);
 
 test("3. Kafka broker restart mid-stream: the consumer reconnects and resumes; nothing lost, nothing duplicated", async () => {
-  const p = await pipeline("it-f-kafka");
   const N = 40_000;
-  const events = makeEvents(N, { seed: 13, start: Date.now() - 600_000, stepMs: 10, jitterMs: 30_000 });
-  await produce(p.topic, asAvro(events));
+  const { p, events } = await loaded("it-f-kafka", N, 13, 400_000, 30_000);
   const c = consumer(p.env);
   await until("10,000 events written", async () => (await written(c)) >= 10_000, 60_000, 25);
   const t0 = Date.now();
@@ -142,10 +144,8 @@ test("3. Kafka broker restart mid-stream: the consumer reconnects and resumes; n
 }, 300_000);
 
 test("4. rebalance: two consumers in one group, one stopped and restarted twice: everything exactly once", async () => {
-  const p = await pipeline("it-f-rebalance");
   const N = 60_000;
-  const events = makeEvents(N, { seed: 14, start: Date.now() - 600_000, stepMs: 10, jitterMs: 30_000 });
-  await produce(p.topic, asAvro(events));
+  const { p, events } = await loaded("it-f-rebalance", N, 14, 600_000, 30_000);
   const a = consumer(p.env);
   let b = consumer(p.env);
   for (const at of [15_000, 35_000]) {
@@ -234,10 +234,8 @@ test("5. bad input: 10,000 malformed records among 10,000 valid ones: valid stor
 }, 180_000);
 
 test("6. graceful shutdown: SIGTERM under load exits 0 within 10 s; a restart resumes with nothing lost", async () => {
-  const p = await pipeline("it-f-term");
   const N = 100_000;
-  const events = makeEvents(N, { seed: 16, start: Date.now() - 3_600_000, stepMs: 30, jitterMs: 60_000 });
-  await produce(p.topic, asAvro(events));
+  const { p, events } = await loaded("it-f-term", N, 16, 3_000_000, 60_000);
   const c = consumer(p.env);
   await until("20,000 events written", async () => (await written(c)) >= 20_000, 120_000, 25);
   const t0 = Date.now();
