@@ -16,7 +16,7 @@ import { DeadLetters, type DeadLetter } from "./deadletter.ts";
 import { decode } from "./decode.ts";
 import { BadRecord, type StoredEvent } from "./event.ts";
 import { describeKafkaError, kafkaClient } from "./kafka.ts";
-import { LatencyRecorder } from "./latency.ts";
+import type { LatencyRecorder } from "./latency.ts";
 import { log } from "./log.ts";
 import { metrics, value } from "./metrics.ts";
 import { CassandraSink } from "./sink.ts";
@@ -50,7 +50,7 @@ export async function consume(cfg: Config): Promise<number> {
   let lastRecordAt = Date.now();
   let firstRecordAt: number | undefined;
   const latency = { sum: 0, n: 0, max: 0 }; // end-to-end latency since the last one-second sample
-  const latencies = new LatencyRecorder(); // all of them, for the summary line's percentiles
+  const latencies = metrics.endToEnd; // every event's, for /metrics and the summary line's percentiles
 
   /** One chunk of one partition, start to finish. */
   async function handleChunk({ topic, partition, messages }: Chunk, signal: AbortSignal): Promise<void> {
@@ -93,7 +93,6 @@ export async function consume(cfg: Config): Promise<number> {
     metrics.written.inc(rows.length - rejected.length);
     for (const m of sources) {
       const ms = Math.max(0, ackedAt - Number(m.timestamp));
-      metrics.endToEndSeconds.observe(ms / 1000);
       latencies.record(ms);
       latency.sum += ms;
       latency.n++;

@@ -19,6 +19,7 @@ import type { StoredEvent } from "./event.ts";
 import { log } from "./log.ts";
 import { metrics } from "./metrics.ts";
 import { Aborted, backoff, sleep } from "./retry.ts";
+import { dateBytes, rowValues } from "./row.ts";
 
 const INSERT = "INSERT INTO user_events (user_id, bucket_date, event_time, event_type, event_id, metadata) VALUES (?, ?, ?, ?, ?, ?)";
 const { responseErrorCodes: codes } = cassandra.types;
@@ -125,9 +126,9 @@ export class CassandraSink {
         try {
           if (rows.length === 1) {
             const e = rows[0]!;
-            await this.client.execute(INSERT, params(e), this.options);
+            await this.client.execute(INSERT, rowValues(e), this.options);
           } else {
-            await this.client.batch(rows.map((e) => ({ query: INSERT, params: params(e) })), this.batchOptions);
+            await this.client.batch(rows.map((e) => ({ query: INSERT, params: rowValues(e) })), this.batchOptions);
           }
           metrics.writeSeconds.observe((performance.now() - t0) / 1000);
           return;
@@ -194,31 +195,12 @@ function rowBytes(e: StoredEvent): number {
   return n;
 }
 
-/** The INSERT's values; bucket_date as a LocalDate parsed once per day, not once per row. */
-function params(e: StoredEvent): unknown[] {
-  return [e.userId, localDate(e.bucketDate), e.eventTime, e.eventType, e.eventId, e.metadata];
-}
-
-const dates = new Map<string, { date: cassandra.types.LocalDate; buffer: Buffer }>();
-function localDate(day: string): cassandra.types.LocalDate {
-  return dateOf(day).date;
-}
-function dateOf(day: string): { date: cassandra.types.LocalDate; buffer: Buffer } {
-  let d = dates.get(day);
-  if (!d) {
-    const date = cassandra.types.LocalDate.fromString(day);
-    d = { date, buffer: date.toBuffer() };
-    if (dates.size > 1000) dates.clear();
-    dates.set(day, d);
-  }
-  return d;
-}
 /**
  * The serialized partition key (user_id, bucket_date), as Cassandra hashes it for a composite key:
  * each component as a 2-byte length, its bytes and a 0 byte.
  */
 export function partitionKey(userId: string, bucketDate: string): Buffer {
-  const date = dateOf(bucketDate).buffer;
+  const date = dateBytes(bucketDate);
   const out = Buffer.allocUnsafe(2 + 16 + 1 + 2 + 4 + 1);
   out.writeUInt16BE(16, 0);
   out.write(userId.replaceAll("-", ""), 2, 16, "hex");

@@ -21,14 +21,20 @@ const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a
 // Printable, no control characters: event types end up in dashboards and queries.
 const EVENT_TYPE = /^[^\p{Cc}]+$/u;
 const DAY_MS = 86_400_000;
+/** Event types are few: each is checked against EVENT_TYPE once. */
+const validTypes = new Set<string>();
 
 export function toEvent(raw: RawEvent, now: number): StoredEvent {
   const userId = uuid(raw.user_id, "user_id");
   const eventId = uuid(raw.event_id, "event_id");
   const eventType = required(raw.event_type, "event_type");
   if (typeof eventType !== "string") throw new BadRecord("wrong_type", `event_type is ${typeName(eventType)}, not a string`);
-  if (eventType.length === 0 || eventType.length > LIMITS.eventTypeMaxLength || !EVENT_TYPE.test(eventType)) {
-    throw new BadRecord("invalid_event_type", `event_type must be 1-${LIMITS.eventTypeMaxLength} printable characters`);
+  if (!validTypes.has(eventType)) {
+    if (eventType.length === 0 || eventType.length > LIMITS.eventTypeMaxLength || !EVENT_TYPE.test(eventType)) {
+      throw new BadRecord("invalid_event_type", `event_type must be 1-${LIMITS.eventTypeMaxLength} printable characters`);
+    }
+    if (validTypes.size >= 1000) validTypes.clear();
+    validTypes.add(eventType);
   }
   const eventTime = time(raw.event_time, now);
   return { userId, eventType, eventTime, eventId, metadata: metadata(raw.metadata), bucketDate: bucketDate(eventTime) };
@@ -72,24 +78,30 @@ function time(v: unknown, now: number): number {
   return v;
 }
 
+/**
+ * The metadata map, checked against LIMITS. A map whose values are all strings (always so from Avro) is
+ * returned as it is; JSON scalars are turned into strings in a copy.
+ */
 function metadata(v: unknown): Record<string, string> {
   if (v === undefined || v === null) return {};
   if (typeof v !== "object" || Array.isArray(v)) throw new BadRecord("wrong_type", `metadata is ${typeName(v)}, not a map`);
-  const out: Record<string, string> = {};
+  const map = v as Record<string, unknown>;
+  let copy: Record<string, string> | undefined;
   let entries = 0;
   let bytes = 0;
-  for (const key in v) {
-    const value = (v as Record<string, unknown>)[key];
+  for (const key in map) {
+    const value = map[key];
     let s: string;
     if (typeof value === "string") s = value;
-    else if (typeof value === "number" || typeof value === "boolean") s = String(value); // JSON scalars
-    else throw new BadRecord("invalid_metadata", `metadata.${key.slice(0, 64)} is ${typeName(value)}; values must be strings or scalars`);
+    else if (typeof value === "number" || typeof value === "boolean") {
+      s = String(value); // JSON scalars
+      copy ??= Object.fromEntries(Object.entries(map).map(([k, x]) => [k, typeof x === "string" ? x : String(x)]));
+    } else throw new BadRecord("invalid_metadata", `metadata.${key.slice(0, 64)} is ${typeName(value)}; values must be strings or scalars`);
     if (++entries > LIMITS.metadataMaxEntries) throw new BadRecord("invalid_metadata", `metadata has more than ${LIMITS.metadataMaxEntries} entries`);
     if (key.length === 0 || key.length > LIMITS.metadataKeyMaxLength) throw new BadRecord("invalid_metadata", `metadata key length must be 1-${LIMITS.metadataKeyMaxLength}`);
     if (s.length > LIMITS.metadataValueMaxLength) throw new BadRecord("invalid_metadata", `metadata.${key.slice(0, 64)} is longer than ${LIMITS.metadataValueMaxLength} characters`);
     bytes += key.length + s.length;
     if (bytes > LIMITS.metadataMaxBytes) throw new BadRecord("invalid_metadata", `metadata is larger than ${LIMITS.metadataMaxBytes} characters`);
-    out[key] = s;
   }
-  return out;
+  return copy ?? (map as Record<string, string>);
 }
