@@ -19,7 +19,7 @@ import type { StoredEvent } from "./event.ts";
 import { log } from "./log.ts";
 import { metrics } from "./metrics.ts";
 import { Aborted, backoff, sleep } from "./retry.ts";
-import { dateBytes, rowValues } from "./row.ts";
+import { dateBytes, RowWriter } from "./row.ts";
 
 const INSERT = "INSERT INTO user_events (user_id, bucket_date, event_time, event_type, event_id, metadata) VALUES (?, ?, ?, ?, ?, ?)";
 const { responseErrorCodes: codes } = cassandra.types;
@@ -35,7 +35,8 @@ export type SinkSettings = CassandraSettings & Pick<Config, "keyspace" | "writeC
 
 export class CassandraSink {
   private active = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly waiting: ((w: RowWriter) => void)[] = [];
+  private readonly idle: RowWriter[] = [];
   private readonly options: cassandra.QueryOptions;
   private readonly batchOptions: cassandra.QueryOptions;
 
@@ -118,32 +119,35 @@ export class CassandraSink {
   }
 
   private async writeBatch(rows: StoredEvent[], signal: AbortSignal, rejected: Rejected[]): Promise<void> {
-    await this.acquire();
+    let writer = await this.acquire();
     try {
       for (let attempt = 0; ; attempt++) {
         if (signal.aborted) throw new Aborted();
         const t0 = performance.now();
+        writer.reset(); // this slot's previous request is acknowledged: its buffer is free again
         try {
           if (rows.length === 1) {
-            const e = rows[0]!;
-            await this.client.execute(INSERT, rowValues(e), this.options);
+            await this.client.execute(INSERT, writer.values(rows[0]!), this.options);
           } else {
-            await this.client.batch(rows.map((e) => ({ query: INSERT, params: rowValues(e) })), this.batchOptions);
+            await this.client.batch(rows.map((e) => ({ query: INSERT, params: writer.values(e) })), this.batchOptions);
           }
           metrics.writeSeconds.observe((performance.now() - t0) / 1000);
           return;
         } catch (err) {
+          // The failed request may still sit in the driver's write queue (cancelled, but let us not
+          // depend on that): its bytes are never reused.
+          writer = new RowWriter();
           if (!retriable(err)) {
             if (rows.length === 1) {
               rejected.push({ event: rows[0]!, detail: (err as Error).message });
               return;
             }
             // Find the row(s) Cassandra refuses: write them one by one (outside this slot).
-            this.release();
+            this.release(writer);
             try {
               await Promise.all(rows.map((e) => this.writeBatch([e], signal, rejected)));
             } finally {
-              await this.acquire();
+              writer = await this.acquire();
             }
             return;
           }
@@ -155,7 +159,7 @@ export class CassandraSink {
         }
       }
     } finally {
-      this.release();
+      this.release(writer);
     }
   }
 
@@ -173,18 +177,22 @@ export class CassandraSink {
     await this.client.shutdown().catch(() => {});
   }
 
-  private acquire(): Promise<void> {
+  /** A write slot, and its buffer for serializing rows (see src/row.ts). */
+  private acquire(): Promise<RowWriter> {
     if (this.active < this.cfg.writeConcurrency) {
       this.active++;
-      return Promise.resolve();
+      return Promise.resolve(this.idle.pop() ?? new RowWriter());
     }
     return new Promise((r) => this.waiting.push(r));
   }
 
-  private release(): void {
+  private release(writer: RowWriter): void {
     const next = this.waiting.shift();
-    if (next) next();
-    else this.active--;
+    if (next) next(writer);
+    else {
+      this.active--;
+      this.idle.push(writer);
+    }
   }
 }
 
