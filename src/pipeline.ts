@@ -44,7 +44,7 @@ export async function consume(cfg: Config): Promise<number> {
   const watermarks = new Watermarks(cfg.outOfOrderness, cfg.idleTimeout);
   const source = new KafkaSource(kafka, {
     topic: cfg.topic, groupId: cfg.groupId, maxInFlight: cfg.maxInFlight, partitionsConcurrently: cfg.partitionsConcurrently,
-    sessionTimeoutMs: cfg.sessionTimeout, fetchMaxBytes: cfg.fetchMaxBytes,
+    sessionTimeoutMs: cfg.sessionTimeout, fetchMaxBytes: cfg.fetchMaxBytes, commitIntervalMs: cfg.commitInterval,
   }, (partitions) => watermarks.setAssignment(partitions, Date.now()));
   const recent: StoredEvent[] = []; // a tail of the latest events, for the dashboard
   let lastRecordAt = Date.now();
