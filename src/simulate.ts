@@ -103,6 +103,13 @@ export async function simulate(cfg: Config): Promise<number> {
   const limitReached = (i: number) =>
     (cfg.count > 0 && i >= cfg.count) || (cfg.duration > 0 && i * eventStep >= cfg.duration);
 
+  // How many events the run has in all (Infinity: until stopped).
+  const total = Math.min(cfg.count > 0 ? cfg.count : Infinity, cfg.duration > 0 ? Math.ceil(cfg.duration / eventStep) : Infinity);
+  // At a set rate, a batch holds at least a tick's worth of events. Sending whatever was due each time
+  // the previous send returned made batches of a few dozen events: hundreds of requests a second, and
+  // the simulator and the broker used more CPU than the pipeline they were feeding.
+  const minBatch = rate > 0 ? Math.max(1, Math.floor((rate * TICK_MS) / 1000)) : 1;
+
   let inFlight: Promise<unknown> = Promise.resolve();
   let failed: Error | undefined;
   try {
@@ -111,8 +118,9 @@ export async function simulate(cfg: Config): Promise<number> {
       const elapsed = performance.now() - started;
       const due = rate > 0 ? Math.floor((elapsed * rate) / 1000) + 1 : generated + MAX_BATCH;
       const n = Math.min(due - generated, MAX_BATCH);
-      if (n <= 0) {
-        await Bun.sleep(Math.min(TICK_MS, Math.max(1, ((generated - due + 1) * 1000) / rate)));
+      const wanted = Math.min(minBatch, total - generated);
+      if (n < wanted) {
+        await Bun.sleep(Math.min(TICK_MS, Math.max(1, ((generated + wanted - due) * 1000) / rate)));
         continue;
       }
       const batch: Message[] = [];
