@@ -19,17 +19,21 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-const HEX = "0123456789abcdef";
-/** A version-4 UUID from the seeded generator (crypto.randomUUID cannot be seeded). */
+const HEX = [..."0123456789abcdef"].map((c) => c.charCodeAt(0));
+const uuidChars: number[] = new Array(36);
+/**
+ * A version-4 UUID from the seeded generator (crypto.randomUUID cannot be seeded). Built from character
+ * codes in one go: a string grown one character at a time is a 36-piece rope that every later
+ * byteLength and write must flatten first (that was a seventh of the simulator's CPU).
+ */
 export function seededUuid(r: () => number): string {
-  let s = "";
   for (let i = 0; i < 36; i++) {
-    if (i === 8 || i === 13 || i === 18 || i === 23) s += "-";
-    else if (i === 14) s += "4";
-    else if (i === 19) s += HEX[8 + Math.floor(r() * 4)];
-    else s += HEX[Math.floor(r() * 16)];
+    if (i === 8 || i === 13 || i === 18 || i === 23) uuidChars[i] = 45; // -
+    else if (i === 14) uuidChars[i] = 52; // 4
+    else if (i === 19) uuidChars[i] = HEX[8 + Math.floor(r() * 4)]!;
+    else uuidChars[i] = HEX[Math.floor(r() * 16)]!;
   }
-  return s;
+  return String.fromCharCode(...uuidChars);
 }
 
 export type EventType = "SIGNUP" | "LOGIN" | "PAGE_VIEW" | "VIEW_ITEM" | "CLICK" | "FORM_SUBMIT" | "ADD_TO_CART" | "PURCHASE" | "LOGOUT";
