@@ -18,6 +18,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import cassandra from "cassandra-driver";
 import { Kafka, logLevel } from "kafkajs";
 import "../src/quiet.ts";
 import { loadConfig } from "../src/config.ts";
@@ -131,15 +132,10 @@ async function until(ok: () => Promise<boolean>, timeoutMs: number): Promise<voi
   }
 }
 
-/** A query to the local Cassandra on a connection of its own. */
-async function cql(query: string): Promise<import("cassandra-driver").types.ResultSet> {
-  const { default: cassandra } = await import("cassandra-driver");
-  const c = new cassandra.Client({ contactPoints: ["127.0.0.1:9042"], localDataCenter: "datacenter1" });
-  try {
-    return await c.execute(query);
-  } finally {
-    await c.shutdown();
-  }
+/** The bench's own queries (compaction state, drops, the version) share one client, connected on first use. */
+const control = new cassandra.Client({ contactPoints: ["127.0.0.1:9042"], localDataCenter: "datacenter1" });
+function cql(query: string): Promise<cassandra.types.ResultSet> {
+  return control.execute(query);
 }
 
 /** Every write phase starts from a quiet Cassandra: no compaction left over from the one before (2 minutes at most). */
@@ -365,6 +361,7 @@ JSON: ${file}`);
     await admin.deleteTopics({ topics: [topic, latencyTopic] }).catch(() => {});
   }
   await admin.disconnect();
+  await control.shutdown();
 }
 
 main().then(
