@@ -69,8 +69,8 @@ export class RowWriter {
   }
 }
 
-/** A canonical lower-case UUID string (as transform.ts makes it) → its 16 bytes. */
-function writeUuid(b: Buffer, at: number, uuid: string): void {
+/** A canonical UUID string (as transform.ts makes it) → its 16 bytes at b[at..at+16). */
+export function writeUuid(b: Buffer, at: number, uuid: string): void {
   let o = at;
   for (let i = 0; i < 36; i += 2) {
     if (i === 8 || i === 13 || i === 18 || i === 23) i++; // the dashes
@@ -82,24 +82,21 @@ function hex(c: number): number {
   return c <= 57 ? c - 48 : (c | 32) - 87; // '0'-'9', 'a'-'f' (and 'A'-'F')
 }
 
-/** Event types are few: each is encoded once. */
-const texts = new Map<string, Buffer>();
-function textBytes(s: string): Buffer {
-  let buf = texts.get(s);
-  if (!buf) {
-    if (texts.size >= 1000) texts.clear();
-    texts.set(s, (buf = Buffer.from(s, "utf8")));
-  }
-  return buf;
+/** A function of a string remembered for the last 1,000 distinct strings. */
+function remembered(make: (s: string) => Buffer): (s: string) => Buffer {
+  const known = new Map<string, Buffer>();
+  return (s) => {
+    let buf = known.get(s);
+    if (!buf) {
+      if (known.size >= 1000) known.clear();
+      known.set(s, (buf = make(s)));
+    }
+    return buf;
+  };
 }
 
+/** Event types are few: each is encoded once. */
+const textBytes = remembered((s) => Buffer.from(s, "utf8"));
+
 /** Bucket dates are few too (mostly one per day). */
-const dates = new Map<string, Buffer>();
-export function dateBytes(day: string): Buffer {
-  let buf = dates.get(day);
-  if (!buf) {
-    if (dates.size >= 1000) dates.clear();
-    dates.set(day, (buf = cassandra.types.LocalDate.fromString(day).toBuffer()));
-  }
-  return buf;
-}
+export const dateBytes = remembered((day) => cassandra.types.LocalDate.fromString(day).toBuffer());

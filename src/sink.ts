@@ -19,7 +19,7 @@ import type { StoredEvent } from "./event.ts";
 import { log } from "./log.ts";
 import { metrics } from "./metrics.ts";
 import { Aborted, backoff, sleep } from "./retry.ts";
-import { dateBytes, RowWriter } from "./row.ts";
+import { dateBytes, RowWriter, writeUuid } from "./row.ts";
 
 const INSERT = "INSERT INTO user_events (user_id, bucket_date, event_time, event_type, event_id, metadata) VALUES (?, ?, ?, ?, ?, ?)";
 const { responseErrorCodes: codes } = cassandra.types;
@@ -211,7 +211,7 @@ export function partitionKey(userId: string, bucketDate: string): Buffer {
   const date = dateBytes(bucketDate);
   const out = Buffer.allocUnsafe(2 + 16 + 1 + 2 + 4 + 1);
   out.writeUInt16BE(16, 0);
-  out.write(userId.replaceAll("-", ""), 2, 16, "hex");
+  writeUuid(out, 2, userId);
   out[18] = 0;
   out.writeUInt16BE(4, 19);
   date.copy(out, 21);

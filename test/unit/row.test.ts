@@ -56,3 +56,12 @@ describe("rowValues: the INSERT's values serialized as the driver would", () => 
     events.forEach((e, i) => expect(values[i]!.map((b) => b.toString("hex"))).toEqual(driverValues(e).map((b) => b.toString("hex"))));
   });
 });
+
+test("partitionKey: (user_id, bucket_date) as Cassandra hashes a composite key", async () => {
+  const { partitionKey } = await import("../../src/sink.ts");
+  const expected = Buffer.concat([
+    Buffer.from([0, 16]), Buffer.from(base.userId.replaceAll("-", ""), "hex"), Buffer.from([0]),
+    Buffer.from([0, 4]), cassandra.types.LocalDate.fromString(base.bucketDate).toBuffer(), Buffer.from([0]),
+  ]);
+  expect(partitionKey(base.userId, base.bucketDate).toString("hex")).toBe(expected.toString("hex"));
+});
