@@ -207,16 +207,19 @@ function printProgress(produced: number, started: number, count: number): void {
  */
 function cachedPartitioner(): ReturnType<typeof Partitioners.DefaultPartitioner> {
   const partitioner = Partitioners.DefaultPartitioner();
-  const known = new Map<string, number>();
+  const known = new Map<string, number>(); // key → partition, for one topic and partition count
+  let topic = "";
+  let partitions = 0;
   return (args) => {
     const key = args.message.key;
     if (typeof key !== "string") return partitioner(args);
-    const id = `${args.topic}/${args.partitionMetadata.length}/${key}`;
-    let partition = known.get(id);
-    if (partition === undefined) {
-      if (known.size >= 100_000) known.clear();
-      known.set(id, (partition = partitioner(args)));
+    if (args.topic !== topic || args.partitionMetadata.length !== partitions || known.size >= 100_000) {
+      known.clear();
+      topic = args.topic;
+      partitions = args.partitionMetadata.length;
     }
+    let partition = known.get(key);
+    if (partition === undefined) known.set(key, (partition = partitioner(args)));
     return partition;
   };
 }
