@@ -63,11 +63,16 @@ export class Watermarks {
     let min = Number.POSITIVE_INFINITY;
     for (const st of this.partitions.values()) {
       if (now - st.lastActivity >= this.idleTimeoutMs) continue; // idle: does not hold the watermark back
-      const wm = st.maxEventTime === NO_WATERMARK ? NO_WATERMARK : st.maxEventTime - this.outOfOrdernessMs - 1;
+      const wm = this.of(st);
       if (wm < min) min = wm;
     }
     if (min !== Number.POSITIVE_INFINITY && min > this.current) this.current = min;
     return this.current;
+  }
+
+  /** One partition's watermark (NO_WATERMARK before its first event). */
+  private of(st: PartitionState): number {
+    return st.maxEventTime === NO_WATERMARK ? NO_WATERMARK : st.maxEventTime - this.outOfOrdernessMs - 1;
   }
 
   get value(): number {
@@ -78,7 +83,7 @@ export class Watermarks {
   snapshot(now: number): { partition: number; watermark: number | null; idle: boolean }[] {
     return [...this.partitions.entries()].map(([partition, st]) => ({
       partition,
-      watermark: st.maxEventTime === NO_WATERMARK ? null : st.maxEventTime - this.outOfOrdernessMs - 1,
+      watermark: st.maxEventTime === NO_WATERMARK ? null : this.of(st),
       idle: now - st.lastActivity >= this.idleTimeoutMs,
     }));
   }
