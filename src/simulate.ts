@@ -100,11 +100,8 @@ export async function simulate(cfg: Config): Promise<number> {
     return { key: event.user_id, value };
   }
 
-  const limitReached = (i: number) =>
-    (cfg.count > 0 && i >= cfg.count) || (cfg.duration > 0 && i * eventStep >= cfg.duration);
-
-  // How many events the run has in all (Infinity: until stopped).
-  const total = Math.min(cfg.count > 0 ? cfg.count : Infinity, cfg.duration > 0 ? Math.ceil(cfg.duration / eventStep) : Infinity);
+  // How many events the run has in all (Infinity: until stopped): --count, or those due within --duration.
+  const total = Math.min(cfg.count > 0 ? cfg.count : Infinity, cfg.duration > 0 ? Math.ceil((cfg.duration * (rate || NOMINAL_RATE)) / 1000) : Infinity);
   // At a set rate, a batch holds at least a tick's worth of events. Sending whatever was due each time
   // the previous send returned made batches of a few dozen events: hundreds of requests a second, and
   // the simulator and the broker used more CPU than the pipeline they were feeding.
@@ -113,7 +110,7 @@ export async function simulate(cfg: Config): Promise<number> {
   let inFlight: Promise<unknown> = Promise.resolve();
   let failed: Error | undefined;
   try {
-    while (!stopping && !limitReached(generated) && !failed) {
+    while (!stopping && generated < total && !failed) {
       // How many events are due now (rate > 0), or a full batch (rate 0).
       const elapsed = performance.now() - started;
       const due = rate > 0 ? Math.floor((elapsed * rate) / 1000) + 1 : generated + MAX_BATCH;
@@ -125,7 +122,7 @@ export async function simulate(cfg: Config): Promise<number> {
       }
       const batch: Message[] = [];
       let bytes = 0;
-      for (let k = 0; k < n && bytes < MAX_BATCH_BYTES && !limitReached(generated); k++) {
+      for (let k = 0; k < n && bytes < MAX_BATCH_BYTES && generated < total; k++) {
         const m = next(generated++);
         bytes += (m.value as Buffer).length + 40;
         batch.push(m);
