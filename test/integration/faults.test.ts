@@ -149,6 +149,8 @@ test("4. rebalance: two consumers in one group, one stopped and restarted twice:
   const a = consumer(p.env);
   let b = consumer(p.env);
   for (const at of [15_000, 35_000]) {
+    // b must be a member before it leaves (a SIGTERM while its modules still load is the OS default, 143).
+    await until("the second consumer to join the group", async () => (await fetch(`${b.statusUrl}/readyz`).catch(() => null))?.status === 200, 60_000, 100);
     await until(`${at} rows stored`, async () => (await countRows(p.keyspace)) >= at, 120_000, 250);
     b.proc.kill("SIGTERM");
     const code = await b.exited;
