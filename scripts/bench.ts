@@ -7,7 +7,9 @@
  *               (measured again after step 3, and averaged: the shared machine's speed drifts)
  *   3. pipeline `dist/events consume --exit-when-idle` from the start of that backlog, with the environment
  *               deploy/events-consume.service gives it: events/s, peak RSS, CPU seconds per million events;
- *               then once more without that environment, for comparison
+ *               then once more without that environment, for comparison; then reading + decoding the backlog
+ *               alone (no writes), the CPU the pipeline needs on top of the sink's; then sink and pipeline again
+ *               with Cassandra on a core of its own (taskset), as when consumers run on their own machines
  *   4. latency  `events simulate` at a steady rate (default half the pipeline's throughput) for 60 s while
  *               a caught-up consumer runs: p50, p99, max end-to-end (Kafka record time → Cassandra ack)
  *   5. report   one markdown table on stdout, and JSON under .out/bench/
@@ -25,6 +27,9 @@ import { loadConfig } from "../src/config.ts";
 import type { StoredEvent } from "../src/event.ts";
 import { CassandraSink } from "../src/sink.ts";
 import { eventSchedule } from "../src/simulate.ts";
+import { decode } from "../src/decode.ts";
+import { kafkaClient } from "../src/kafka.ts";
+import { KafkaSource } from "../src/source.ts";
 import { toEvent } from "../src/transform.ts";
 import { stack } from "./stack.ts";
 
@@ -74,6 +79,20 @@ function stackCpu(): { kafka: number; cassandra: number } {
     }
   };
   return { kafka: cpu("kafka"), cassandra: cpu("cassandra") };
+}
+
+/**
+ * The stack's CPU time sampled every 100 ms while a child process runs, so that a phase is charged only
+ * for its busy window (its first record to its last write), not for its start-up and idle tail.
+ */
+function stackCpuSampler() {
+  const samples: { t: number; kafka: number; cassandra: number }[] = [{ t: Date.now(), ...stackCpu() }];
+  const timer = setInterval(() => samples.push({ t: Date.now(), ...stackCpu() }), 100);
+  return {
+    stop: () => clearInterval(timer),
+    /** The last reading at or before t (readings are 100 ms apart; /proc counts in 10 ms ticks). */
+    at: (t: number) => samples.findLast((x) => x.t <= t) ?? samples[0]!,
+  };
 }
 
 /** CPU seconds per million events of Kafka and Cassandra between two readings. */
@@ -200,7 +219,7 @@ async function main(): Promise<void> {
   const topic = `bench-${run}`;
   const latencyTopic = `bench-latency-${run}`;
   await admin.createTopics({ topics: [topic, latencyTopic].map((t) => ({ topic: t, numPartitions: 3, replicationFactor: 1 })), waitForLeaders: true });
-  const ks = { warmup: `bench_warm_${run}`, sink: `bench_sink_${run}`, pipeline: `bench_pipe_${run}`, sink2: `bench_sink2_${run}`, bare: `bench_bare_${run}`, latency: `bench_lat_${run}` };
+  const ks = { warmup: `bench_warm_${run}`, sink: `bench_sink_${run}`, pipeline: `bench_pipe_${run}`, sink2: `bench_sink2_${run}`, bare: `bench_bare_${run}`, sepSink: `bench_sepsink_${run}`, sepPipe: `bench_seppipe_${run}`, latency: `bench_lat_${run}` };
   for (const k of Object.values(ks)) await events(["migrate", "--keyspace", k, "--log-level", "warn"]);
 
   // 1. Preload.
@@ -254,14 +273,71 @@ async function main(): Promise<void> {
     return r;
   }
 
+  /** Read the backlog with the pipeline's own source and decoding, no writes; and generating alone, for comparison. */
+  async function readFloor() {
+    const gen0 = process.cpuUsage();
+    let sum = 0;
+    for (let i = 0; i < N; i++) sum += toEvent(schedule(i), now).eventTime & 1;
+    const gen = process.cpuUsage(gen0);
+    const source = new KafkaSource(kafkaClient(cfg, "events-bench"), {
+      topic, groupId: `bench-read-${run}`, maxInFlight: cfg.maxInFlight, partitionsConcurrently: cfg.partitionsConcurrently,
+      sessionTimeoutMs: cfg.sessionTimeout, fetchMaxBytes: cfg.fetchMaxBytes, commitIntervalMs: cfg.commitInterval,
+    }, () => {});
+    let seen = 0;
+    let start: { cpu: NodeJS.CpuUsage; stack: ReturnType<typeof stackCpu>; t: number } | undefined;
+    const { promise, resolve } = Promise.withResolvers<{ cpu: NodeJS.CpuUsage; stack: ReturnType<typeof stackCpu>; seconds: number }>();
+    await source.start(async ({ messages }) => {
+      start ??= { cpu: process.cpuUsage(), stack: stackCpu(), t: performance.now() };
+      const at = Date.now();
+      for (const m of messages) sum += toEvent(decode(m.value, "avro"), at).eventTime & 1;
+      seen += messages.length;
+      if (seen === N) resolve({ cpu: process.cpuUsage(start.cpu), stack: stackCpu(), seconds: (performance.now() - start.t) / 1000 });
+    });
+    const end = await promise;
+    await source.stop(1000);
+    if (sum < 0) throw new Error("unreachable"); // keeps the work from being optimized away
+    const perM = (c: NodeJS.CpuUsage) => Number((((c.user + c.system) / 1e6 / N) * 1e6).toFixed(1));
+    return {
+      eventsPerSec: Math.round(N / end.seconds), clientCpuSecPerMillion: perM(end.cpu),
+      kafkaCpuSecPerMillion: perMillion(start!.stack, end.stack).kafka, generateCpuSecPerMillion: perM(gen),
+    };
+  }
+
+  /** Sink ceiling and pipeline again, Cassandra pinned to CPU 0 and the rest to the others (taskset); then unpinned. */
+  async function separateCores() {
+    const n = cpus().length;
+    if (n < 2 || !Bun.which("taskset")) return { skipped: n < 2 ? "one core" : "no taskset on this machine" };
+    const all = `0-${n - 1}`;
+    const rest = n === 2 ? "1" : `1-${n - 1}`;
+    const pid = (name: string) => readFileSync(join(ROOT, `.stack/run/${name}.pid`), "utf8").trim();
+    const pin = (p: string, cores: string) => {
+      const r = Bun.spawnSync(["taskset", "-a", "-p", "-c", cores, p], { stdout: "ignore", stderr: "pipe" });
+      if (r.exitCode !== 0) throw new Error(`taskset -a -p -c ${cores} ${p}: ${r.stderr.toString().trim()}`);
+    };
+    say(`separate cores: Cassandra on CPU 0; the bench, the consumer and Kafka on CPU ${rest}`);
+    try {
+      pin(pid("cassandra"), "0");
+      pin(pid("kafka"), rest);
+      pin(String(process.pid), rest); // the consumer, a child, inherits it
+      const sink = await sinkCeiling(ks.sepSink);
+      const pipe = await drain(ks.sepPipe, DEPLOYED_ENV);
+      say(`separate cores: sink ${sink.eventsPerSec}, pipeline ${pipe.eventsPerSec} events/s`);
+      return { cassandraCores: "0", otherCores: rest, sink, pipeline: pipe, ratioToSink: Number((pipe.eventsPerSec / sink.eventsPerSec).toFixed(3)) };
+    } finally {
+      for (const p of [pid("cassandra"), pid("kafka"), String(process.pid)]) pin(p, all);
+    }
+  }
+
   /** Drain the backlog with `dist/events consume --exit-when-idle` into a fresh keyspace. */
   async function drain(keyspace: string, env: Record<string, string>) {
     await quiet();
-    const stack0 = stackCpu();
+    const sampler = stackCpuSampler();
     const r = await events(["consume", "--exit-when-idle", "3s"], { KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `${keyspace}-group`, CASSANDRA_KEYSPACE: keyspace, ...env });
-    const stackUse = perMillion(stack0, stackCpu());
-    await drop(keyspace);
+    sampler.stop();
     const s = summaryOf(r);
+    // Kafka and Cassandra are charged for the consumer's busy window only, as the sink phase is for its writes.
+    const stackUse = perMillion(sampler.at(Date.parse(s.busyFrom)), sampler.at(Date.parse(s.busyTo) + 100));
+    await drop(keyspace);
     if (s.consumed !== N || s.written !== N) throw new Error(`pipeline consumed ${s.consumed} and wrote ${s.written} of ${N}`);
     return {
       eventsPerSec: s.eventsPerSec as number, seconds: s.busySec as number, peakRssMB: r.maxRssMB,
@@ -287,6 +363,22 @@ async function main(): Promise<void> {
   say("draining the backlog again without the heap hint");
   const bare = await drain(ks.bare, {});
   say(`pipeline without the heap hint: ${bare.eventsPerSec} events/s, peak RSS ${bare.peakRssMB} MB`);
+
+  // 3c. What the pipeline does that the sink phase does not, measured alone: read the backlog from Kafka with
+  //     src/source.ts and decode + validate every record (src/decode.ts, src/transform.ts), no writes. Less
+  //     what the sink phase spends generating its events in memory, it is CPU the pipeline needs on top of
+  //     the sink's: on cores they share, the ratio cannot beat sink / (sink + that), whatever the consumer does.
+  const floor = await readFloor();
+  say(`reading + decoding alone: ${floor.clientCpuSecPerMillion} + Kafka ${floor.kafkaCpuSecPerMillion} CPU s per million (generating: ${floor.generateCpuSecPerMillion})`);
+  const sinkCpu = (r: typeof sink1) => r.clientCpuSecPerMillion + r.cassandraCpuSecPerMillion + r.kafkaCpuSecPerMillion;
+  const sinkCpuMean = (sinkCpu(sink1) + sinkCpu(sink2)) / 2;
+  const extra = floor.clientCpuSecPerMillion + floor.kafkaCpuSecPerMillion - floor.generateCpuSecPerMillion;
+  const bound = Number((sinkCpuMean / (sinkCpuMean + extra)).toFixed(3));
+
+  // 3d. The same sink and pipeline with Cassandra on a core of its own and everything else (bench, consumer,
+  //     Kafka) on the other(s): as in production, where consumers run on their own VMs. Here the question is
+  //     only whether the consumer keeps up with Cassandra, not how the CPU of one box is shared.
+  const separate = await separateCores();
 
   await quiet();
 
@@ -327,6 +419,8 @@ async function main(): Promise<void> {
     sink: { eventsPerSec: sinkRate, runs: [sink1, sink2] },
     pipeline: { env: DEPLOYED_ENV, ...pipe, ratioToSink: Number((pipeRate / sinkRate).toFixed(3)) },
     pipelineWithoutHeapHint: { ...bare, ratioToSink: Number((bare.eventsPerSec / sinkRate).toFixed(3)) },
+    readAlone: { ...floor, extraCpuSecPerMillion: Number(extra.toFixed(1)), sinkCpuSecPerMillion: Number(sinkCpuMean.toFixed(1)), ratioBoundSharedCores: bound },
+    separateCores: separate,
     latency: { rate, warmupSec: WARMUP, seconds: LATENCY_SECONDS, events: window.count, p50Ms: window.p50, p99Ms: window.p99,
       maxMsWholeRun: ls.latencyMs.max, p99MsWholeRun: ls.latencyMs.p99 },
     targets: {
@@ -349,6 +443,8 @@ async function main(): Promise<void> {
 | pipeline: dist/events consume, ${N} backlog, as deployed (${HEAP_HINT}) | ${pipeRate} events/s = ${(result.pipeline.ratioToSink * 100).toFixed(1)}% of sink | ≥ 90% ${ok(result.targets["pipeline >= 90% of sink"])} |
 | pipeline peak RSS | ${pipe.peakRssMB} MB | ≤ 150 MB ${ok(result.targets["peak RSS <= 150 MB"])} |
 | where the CPU goes, s per million events | sink: client ${sink1.clientCpuSecPerMillion} + Cassandra ${sink1.cassandraCpuSecPerMillion} + Kafka ${sink1.kafkaCpuSecPerMillion} (again: ${sink2.clientCpuSecPerMillion} + ${sink2.cassandraCpuSecPerMillion} + ${sink2.kafkaCpuSecPerMillion}) · pipeline: consume ${pipe.cpuSecPerMillion} + Cassandra ${pipe.cassandraCpuSecPerMillion} + Kafka ${pipe.kafkaCpuSecPerMillion} | |
+| reading + decoding alone (src/source.ts, decode, transform; no writes) | ${floor.eventsPerSec} events/s; client ${floor.clientCpuSecPerMillion} + Kafka ${floor.kafkaCpuSecPerMillion} CPU s per million, less ${floor.generateCpuSecPerMillion} the sink phase spends generating = ${extra.toFixed(1)} s the pipeline needs on top of the sink's ${sinkCpuMean.toFixed(1)}: on shared cores the ratio cannot exceed **${(bound * 100).toFixed(1)}%** | |
+| separate cores: Cassandra on CPU 0, the rest on the other(s) | ${"skipped" in separate ? `skipped: ${separate.skipped}` : `sink ${separate.sink.eventsPerSec}, pipeline ${separate.pipeline.eventsPerSec} events/s = **${(separate.ratioToSink * 100).toFixed(1)}%**, peak RSS ${separate.pipeline.peakRssMB} MB`} | |
 | pipeline without the heap hint | ${bare.eventsPerSec} events/s = ${(result.pipelineWithoutHeapHint.ratioToSink * 100).toFixed(1)}% of sink, peak RSS ${bare.peakRssMB} MB, consume ${bare.cpuSecPerMillion} CPU s per million | |
 | end-to-end latency at ${rate} events/s, ${LATENCY_SECONDS}s after ${WARMUP}s of warm-up | p50 ${window.p50} ms, p99 ${window.p99} ms (whole run incl. warm-up: p99 ${ls.latencyMs.p99} ms, max ${ls.latencyMs.max} ms) | p99 ≤ 250 ms ${ok(result.targets["p99 <= 250 ms"])} |
 

@@ -208,6 +208,8 @@ async function logSummary(started: number, first: number | undefined, last: numb
     consumed, written: await value(metrics.written), deadLettered: await value(metrics.deadLettered),
     late: await value(metrics.late), elapsedSec: Number(((Date.now() - started) / 1000).toFixed(3)),
     busySec: Number(busySec.toFixed(3)), eventsPerSec: busySec ? Math.round(consumed / busySec) : 0,
+    // The busy window itself, so that what else ran meanwhile (Kafka, Cassandra) can be charged to it alone.
+    busyFrom: first === undefined ? null : new Date(first).toISOString(), busyTo: first === undefined ? null : new Date(last).toISOString(),
     latencyMs: { p50: latencies.percentile(0.5), p99: latencies.percentile(0.99), max: latencies.count ? latencies.max : null },
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
   }, "summary");

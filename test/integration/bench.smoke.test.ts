@@ -20,6 +20,11 @@ test("bun run bench --events 3000 runs every phase and writes its JSON report", 
   expect(r.pipeline.peakRssMB).toBeGreaterThan(0);
   expect(r.sink.runs).toHaveLength(2);
   expect(r.pipelineWithoutHeapHint.peakRssMB).toBeGreaterThan(0);
+  expect(r.readAlone.clientCpuSecPerMillion).toBeGreaterThan(0);
+  expect(r.readAlone.ratioBoundSharedCores).toBeGreaterThan(0);
+  // CI machines have 2 cores and util-linux: the separate-cores phase must run, not skip.
+  expect(r.separateCores.skipped).toBeUndefined();
+  expect(r.separateCores.pipeline.eventsPerSec).toBeGreaterThan(0);
   expect(r.latency.events).toBeGreaterThan(0);
   expect(r.latency.p99Ms).toBeGreaterThan(0);
   expect(r.versions).toMatchObject({ kafka: "4.1.2", cassandra: expect.stringMatching(/^5\.0\./) });
