@@ -13,6 +13,7 @@
  * each entry int32 length + key bytes, int32 length + value bytes.
  */
 import cassandra from "cassandra-driver";
+import { AvroEvent, readLong } from "./avro-event.ts";
 import type { StoredEvent } from "./event.ts";
 
 /**
@@ -35,10 +36,13 @@ export class RowWriter {
 
   /** The six values of INSERT (user_id, bucket_date, event_time, event_type, event_id, metadata). */
   values(e: StoredEvent): Buffer[] {
-    const meta = e.metadata;
-    // An upper bound of the bytes: a UTF-16 code unit is at most 3 bytes of UTF-8.
+    // Metadata still in Avro bytes (avro-event.ts) is copied as it is; only the length prefixes change.
+    const avro = e instanceof AvroEvent ? e : null;
+    const meta = avro ? null : e.metadata;
+    // An upper bound of the bytes: a UTF-16 code unit is at most 3 bytes of UTF-8; an Avro length is 1+ bytes.
     let max = 16 + 16 + 8 + 4;
-    for (const k in meta) max += 8 + 3 * (k.length + meta[k]!.length);
+    if (avro) max += avro.metaEnd - avro.metaStart + 8 * avro.metaCount;
+    else for (const k in meta) max += 8 + 3 * (k.length + meta[k]!.length);
     if (this.used + max > this.buf.length) {
       // Rows already written keep the old buffer alive until they are sent; later ones use a larger one.
       this.buf = Buffer.allocUnsafe(Math.max(2 * this.buf.length, max));
@@ -53,20 +57,49 @@ export class RowWriter {
     b.writeUInt32BE(e.eventTime - hi * 2 ** 32, start + 36);
     let o = start + 44;
     let count = 0;
-    for (const k in meta) {
-      const kn = b.write(k, o + 4, "utf8");
-      b.writeInt32BE(kn, o);
-      o += 4 + kn;
-      const vn = b.write(meta[k]!, o + 4, "utf8");
-      b.writeInt32BE(vn, o);
-      o += 4 + vn;
-      count++;
+    if (avro) {
+      o = copyMetadata(avro, b, o);
+      count = avro.metaCount;
+    } else {
+      for (const k in meta) {
+        const kn = b.write(k, o + 4, "utf8");
+        b.writeInt32BE(kn, o);
+        o += 4 + kn;
+        const vn = b.write(meta[k]!, o + 4, "utf8");
+        b.writeInt32BE(vn, o);
+        o += 4 + vn;
+        count++;
+      }
     }
     b.writeInt32BE(count, start + 40);
     this.used = o;
     return [b.subarray(start, start + 16), dateBytes(e.bucketDate), b.subarray(start + 32, start + 40), textBytes(e.eventType),
       b.subarray(start + 16, start + 32), b.subarray(start + 40, o)];
   }
+}
+
+/** An Avro map<string> (checked by readAvroEvent) → a Cassandra map<text,text>'s entries at b[at..]; the end. */
+function copyMetadata(e: AvroEvent, b: Buffer, at: number): number {
+  const src = e.buf;
+  const r = { at: e.metaStart };
+  let o = at;
+  while (r.at < e.metaEnd) {
+    let count = readLong(src, r);
+    if (count === 0) break;
+    if (count < 0) {
+      count = -count;
+      readLong(src, r); // the block's size in bytes
+    }
+    for (let i = 0; i < 2 * count; i++) {
+      // key, value, key, value…: a zigzag length + bytes becomes an int32 length + the same bytes
+      const n = readLong(src, r);
+      b.writeInt32BE(n, o);
+      src.copy(b, o + 4, r.at, r.at + n);
+      o += 4 + n;
+      r.at += n;
+    }
+  }
+  return o;
 }
 
 /** A canonical UUID string (as transform.ts makes it) → its 16 bytes at b[at..at+16). */
