@@ -32,8 +32,9 @@ export function kafkaClient(cfg: KafkaSettings, clientId: string): Kafka {
 }
 
 /** Turn KafkaJS's connection errors into one line a person can act on. */
-export function describeKafkaError(e: unknown, cfg: KafkaSettings): string {
+export function describeKafkaError(e: unknown, cfg: KafkaSettings & { topic?: string }): string {
   const msg = (e as Error)?.message ?? String(e);
+  if (cfg.topic && /does not host this topic-partition|UNKNOWN_TOPIC/i.test(msg)) return `topic "${cfg.topic}" does not exist on ${cfg.brokers.join(",")}`;
   if (/SASL|authenticat/i.test(msg)) return `Kafka at ${cfg.brokers.join(",")} rejected the SASL authentication (${msg}); check KAFKA_SASL_* and KAFKA_SSL`;
   if (/ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH|Connection (error|timeout)|connect/i.test(msg)) {
     return `cannot reach Kafka at ${cfg.brokers.join(",")} (${msg}); check KAFKA_BROKERS`;

@@ -176,8 +176,7 @@ export async function consume(cfg: Config): Promise<number> {
     await source.start(handleChunk);
   } catch (e) {
     await Promise.all([deadLetters.close(), sink.close(), status?.stop()]);
-    const why = describeKafkaError(e, cfg);
-    throw new Error(/does not host this topic-partition|UNKNOWN_TOPIC/i.test(why) ? `topic "${cfg.topic}" does not exist on ${cfg.brokers.join(",")}` : why);
+    throw new Error(describeKafkaError(e, cfg));
   }
   lastRecordAt = Date.now();
   const code = await done;

@@ -156,7 +156,7 @@ export async function simulate(cfg: Config): Promise<number> {
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
   };
   if (failed) {
-    log.error({ ...summary, err: failed.message }, "producing failed");
+    log.error({ ...summary, err: describeKafkaError(failed, cfg) }, "producing failed");
     return 1;
   }
   log.info(summary, "summary");
