@@ -2,6 +2,7 @@
  * `events consume`: the whole path, top-down.
  *
  *   Kafka source ─▶ decode ─▶ validate/transform + bucket_date ─▶ watermark (late?) ─▶ Cassandra sink
+ *                   (plain Avro: both at once, avro-event.ts)
  *                      └──────────── bad input ──────────────┴──── late (LATE_EVENTS=dlq) ─▶ dead-letter topic
  *
  * For each chunk of a partition's records: every record becomes a row or a dead letter; both are
