@@ -14,7 +14,7 @@
  * bad, so both paths agree on every record (test/unit/avro-event.test.ts compares them).
  */
 import type { StoredEvent } from "./event.ts";
-import type { Format } from "./decode.ts";
+import { type Format, metadataType, readLong } from "./decode.ts";
 import { bucketDate, LIMITS } from "./transform.ts";
 
 /** A StoredEvent whose metadata is still the Avro map's bytes: `buf[metaStart, metaEnd)`, `metaCount` entries. */
@@ -33,41 +33,10 @@ export class AvroEvent implements StoredEvent {
     readonly metaCount: number,
   ) {}
 
-  /** The metadata as an object, made on first use. */
+  /** The metadata as an object, decoded (by avsc, as the general path does) on first use. */
   get metadata(): Record<string, string> {
-    if (!this.decoded) {
-      const out: Record<string, string> = {};
-      eachEntry(this.buf, this.metaStart, this.metaEnd, (k0, k1, v0, v1) => {
-        out[latin1(this.buf, k0, k1)] = latin1(this.buf, v0, v1);
-      });
-      this.decoded = out;
-    }
+    this.decoded ??= metadataType.decode(this.buf, this.metaStart).value as Record<string, string>;
     return this.decoded;
-  }
-}
-
-/** One metadata entry, as offsets of its key's and value's bytes. */
-type Entry = (keyStart: number, keyEnd: number, valueStart: number, valueEnd: number) => void;
-
-/** Walk a map already checked by readAvroEvent (so no bounds checks here). */
-export function eachEntry(b: Buffer, start: number, end: number, f: Entry): void {
-  const r = { at: start };
-  while (r.at < end) {
-    let count = readLong(b, r);
-    if (count === 0) break;
-    if (count < 0) {
-      count = -count;
-      readLong(b, r); // the block's size in bytes
-    }
-    for (let i = 0; i < count; i++) {
-      const kn = readLong(b, r);
-      const k0 = r.at;
-      r.at += kn;
-      const vn = readLong(b, r);
-      const v0 = r.at;
-      r.at += vn;
-      f(k0, k0 + kn, v0, v0 + vn);
-    }
   }
 }
 
@@ -85,6 +54,7 @@ export function readAvroEvent(value: Buffer | null, format: Format, now: number)
 }
 
 const UUID_LENGTH = 36;
+const seenKeys: number[] = []; // readAt's, reused: one array per record was garbage on the hot path
 const ZIGZAG_36 = 72; // a string of 36 bytes: its length, zigzag-encoded, is this one byte
 
 function readAt(b: Buffer, start: number, now: number): AvroEvent | null {
@@ -113,7 +83,8 @@ function readAt(b: Buffer, start: number, now: number): AvroEvent | null {
   const metaStart = r.at;
   let entries = 0;
   let chars = 0;
-  const keys: number[] = []; // start, end of each key, to look for duplicates
+  const keys = seenKeys; // start, end of each key, to look for duplicates
+  keys.length = 0;
   for (;;) {
     let count = readLong(b, r);
     if (Number.isNaN(count)) return null;
@@ -144,20 +115,6 @@ function readAt(b: Buffer, start: number, now: number): AvroEvent | null {
   if (r.at !== end) return null; // truncated, or bytes after the record
   return new AvroEvent(uuidString(b, userAt), latin1(b, typeAt, typeAt + typeLength), eventTime, uuidString(b, idAt),
     bucketDate(eventTime), b, metaStart, r.at, entries);
-}
-
-/** An Avro long (zigzag varint) at r.at, advancing r.at; NaN if it runs past the end or needs more than 7 bytes. */
-export function readLong(b: Buffer, r: { at: number }): number {
-  let n = 0;
-  let scale = 1;
-  for (let i = 0; i < 7; i++) {
-    const byte = b[r.at++];
-    if (byte === undefined) return Number.NaN;
-    n += (byte & 0x7f) * scale;
-    if (byte < 0x80) return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
-    scale *= 128;
-  }
-  return Number.NaN; // beyond 2^48: no length or time here is that large (the general path decides)
 }
 
 /** Bytes as a string, one character per byte (for ASCII checked here). Node and Bun have it; their types do not. */

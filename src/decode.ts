@@ -17,6 +17,8 @@ export type Format = "auto" | "avro" | "confluent" | "json";
 
 /** The Avro type of the design's schema; the same object encodes in simulate and decodes here. */
 export const userEventType = avro.Type.forSchema(schema as avro.Schema);
+/** Its metadata field's type (map<string>), for reading that field alone (avro-event.ts). */
+export const metadataType = (userEventType as avro.types.RecordType).field("metadata")!.type;
 
 export interface RawEvent {
   user_id?: unknown;
@@ -75,27 +77,30 @@ function fromAvro(buf: Buffer, offset: number): RawEvent {
 function fits(b: Buffer, at: number): boolean {
   const r = { at };
   const str = () => {
-    const n = varint(b, r);
+    const n = readLong(b, r);
     if (!(n >= 0 && r.at + n <= b.length)) return false;
     r.at += n;
     return true;
   };
-  if (!str() || !str() || Number.isNaN(varint(b, r)) || !str()) return false;
+  if (!str() || !str() || Number.isNaN(readLong(b, r)) || !str()) return false;
   for (;;) {
-    let n = varint(b, r);
+    let n = readLong(b, r);
     if (Number.isNaN(n)) return false;
     if (n === 0) return true;
     if (n < 0) {
       n = -n;
-      if (Number.isNaN(varint(b, r))) return false; // the block's size in bytes
+      if (Number.isNaN(readLong(b, r))) return false; // the block's size in bytes
     }
     if (2 * n > b.length - r.at) return false; // an entry takes two bytes at least
     for (let i = 0; i < 2 * n; i++) if (!str()) return false;
   }
 }
 
-/** An Avro long (zigzag, at most 10 bytes) at r.at, advancing r.at; NaN past the end. Large values are approximate. */
-function varint(b: Buffer, r: { at: number }): number {
+/**
+ * An Avro long (zigzag varint, at most 10 bytes) at r.at, advancing r.at; NaN past the end. Exact up to
+ * 2^53, approximate beyond (no length, count or valid time comes near).
+ */
+export function readLong(b: Buffer, r: { at: number }): number {
   let n = 0;
   let scale = 1;
   for (let i = 0; i < 10; i++) {

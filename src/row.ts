@@ -13,7 +13,8 @@
  * each entry int32 length + key bytes, int32 length + value bytes.
  */
 import cassandra from "cassandra-driver";
-import { AvroEvent, readLong } from "./avro-event.ts";
+import { AvroEvent } from "./avro-event.ts";
+import { readLong } from "./decode.ts";
 import type { StoredEvent } from "./event.ts";
 
 /**
