@@ -12,6 +12,11 @@
  * bounds, no duplicate keys, nothing after the record. Anything else returns null and goes the general
  * way, which accepts what it accepts and names what is wrong: this path never decides that a record is
  * bad, so both paths agree on every record (test/unit/avro-event.test.ts compares them).
+ *
+ * Written for JavaScriptCore's JIT, measured (in-cache, 2,000 simulated records, ns per record): positions
+ * kept ints (a length from a division is a double, and a loop indexed by doubles ran 4-10x slower), a
+ * table instead of comparisons for hex digits (random digits mispredict branches), one OR of all key and
+ * value bytes instead of a test per byte. 2,090 ns became 540.
  */
 import type { StoredEvent } from "./event.ts";
 import { type Format, metadataType, readLong } from "./decode.ts";
@@ -54,91 +59,128 @@ export function readAvroEvent(value: Buffer | null, format: Format, now: number)
 }
 
 const UUID_LENGTH = 36;
-const seenKeys: number[] = []; // readAt's, reused: one array per record was garbage on the hot path
+const seenKeys = new Int32Array(2 * LIMITS.metadataMaxEntries); // readAt's (start, length of each key), reused
 const ZIGZAG_36 = 72; // a string of 36 bytes: its length, zigzag-encoded, is this one byte
 
 function readAt(b: Buffer, start: number, now: number): AvroEvent | null {
   const end = b.length;
   const r = { at: start };
   // user_id
-  if (r.at >= end || b[r.at] !== ZIGZAG_36) return null;
-  const userAt = r.at + 1;
-  if (userAt + UUID_LENGTH > end || !isUuid(b, userAt)) return null;
-  r.at = userAt + UUID_LENGTH;
+  let at = start | 0;
+  if (at + 1 + UUID_LENGTH > end || b[at] !== ZIGZAG_36) return null;
+  const userAt = at + 1;
+  const userKind = uuidKind(b, userAt);
+  if (userKind === 0) return null;
+  at = userAt + UUID_LENGTH;
   // event_type: printable ASCII (no control characters), 1 to 64 of them
-  const typeLength = readLong(b, r);
-  if (!(typeLength >= 1 && typeLength <= LIMITS.eventTypeMaxLength) || r.at + typeLength > end) return null;
-  const typeAt = r.at;
+  const typeLength = small(b, at);
+  if (!(typeLength >= 1 && typeLength <= LIMITS.eventTypeMaxLength)) return null;
+  const typeAt = at + 1;
+  if (typeAt + typeLength > end) return null;
   for (let i = typeAt; i < typeAt + typeLength; i++) if (b[i]! < 0x20 || b[i]! >= 0x7f) return null;
-  r.at += typeLength;
+  at = typeAt + typeLength;
   // event_time
+  r.at = at;
   const eventTime = readLong(b, r);
   if (!(eventTime >= LIMITS.minEventTime && eventTime <= now + LIMITS.maxFutureMs)) return null;
+  at = r.at | 0;
   // event_id
-  if (r.at >= end || b[r.at] !== ZIGZAG_36) return null;
-  const idAt = r.at + 1;
-  if (idAt + UUID_LENGTH > end || !isUuid(b, idAt)) return null;
-  r.at = idAt + UUID_LENGTH;
+  if (at + 1 + UUID_LENGTH > end || b[at] !== ZIGZAG_36) return null;
+  const idAt = at + 1;
+  const idKind = uuidKind(b, idAt);
+  if (idKind === 0) return null;
+  at = idAt + UUID_LENGTH;
   // metadata: blocks of entries, ASCII keys and values within the bounds, no key twice
-  const metaStart = r.at;
+  const metaStart = at;
   let entries = 0;
   let chars = 0;
-  const keys = seenKeys; // start, end of each key, to look for duplicates
-  keys.length = 0;
+  let high = 0; // every key and value byte OR-ed: >= 0x80 if one is not ASCII
+  let nk = 0; // start and length of each key in seenKeys, to look for duplicates
   for (;;) {
+    r.at = at;
     let count = readLong(b, r);
-    if (Number.isNaN(count)) return null;
+    if (!(count >= -LIMITS.metadataMaxEntries && count <= LIMITS.metadataMaxEntries)) return null;
     if (count === 0) break;
     if (count < 0) {
       count = -count;
-      if (Number.isNaN(readLong(b, r))) return null;
+      if (Number.isNaN(readLong(b, r))) return null; // the block's size in bytes
     }
-    entries += count;
+    at = r.at | 0;
+    entries += count | 0;
     if (entries > LIMITS.metadataMaxEntries) return null;
     for (let i = 0; i < count; i++) {
-      const kn = readLong(b, r);
-      if (!(kn >= 1 && kn <= LIMITS.metadataKeyMaxLength) || r.at + kn > end || !ascii(b, r.at, r.at + kn)) return null;
-      const k0 = r.at;
-      r.at += kn;
+      const kn = small(b, at);
+      if (!(kn >= 1 && kn <= LIMITS.metadataKeyMaxLength)) return null;
+      const k0 = at + (b[at]! < 0x80 ? 1 : 2);
+      if (k0 + kn > end) return null;
+      for (let j = k0; j < k0 + kn; j++) high |= b[j]!;
       if (kn === 9 && latin1(b, k0, k0 + 9) === "__proto__") return null; // as an object key it is special
-      for (let j = 0; j < keys.length; j += 2) {
-        if (keys[j + 1]! - keys[j]! === kn && b.compare(b, k0, k0 + kn, keys[j]!, keys[j + 1]!) === 0) return null;
+      for (let j = 0; j < nk; j += 2) {
+        if (seenKeys[j + 1] === kn && same(b, k0, seenKeys[j]!, kn)) return null;
       }
-      keys.push(k0, k0 + kn);
-      const vn = readLong(b, r);
-      if (!(vn >= 0 && vn <= LIMITS.metadataValueMaxLength) || r.at + vn > end || !ascii(b, r.at, r.at + vn)) return null;
-      r.at += vn;
+      seenKeys[nk++] = k0;
+      seenKeys[nk++] = kn;
+      at = k0 + kn;
+      const vn = small(b, at);
+      if (!(vn >= 0 && vn <= LIMITS.metadataValueMaxLength)) return null;
+      const v0 = at + (b[at]! < 0x80 ? 1 : 2);
+      if (v0 + vn > end) return null;
+      for (let j = v0; j < v0 + vn; j++) high |= b[j]!;
+      at = v0 + vn;
       chars += kn + vn;
       if (chars > LIMITS.metadataMaxBytes) return null;
     }
   }
-  if (r.at !== end) return null; // truncated, or bytes after the record
-  return new AvroEvent(uuidString(b, userAt), latin1(b, typeAt, typeAt + typeLength), eventTime, uuidString(b, idAt),
-    bucketDate(eventTime), b, metaStart, r.at, entries);
+  at = r.at | 0;
+  if (at !== end || high >= 0x80) return null; // truncated, bytes after the record, or not ASCII
+  return new AvroEvent(uuidString(b, userAt, userKind), latin1(b, typeAt, typeAt + typeLength), eventTime,
+    uuidString(b, idAt, idKind), bucketDate(eventTime), b, metaStart, at, entries);
+}
+
+/**
+ * A non-negative Avro long of one or two bytes at `at` (lengths up to 8191: every length allowed here),
+ * as an int; -1 for anything else (longer, negative, or past the end). Positions stay ints: a length
+ * read as a double makes every later index a double, and a loop over bytes several times slower.
+ */
+function small(b: Buffer, at: number): number {
+  const x = b[at];
+  if (x === undefined || (x & 1) !== 0) return -1;
+  if (x < 0x80) return x >>> 1;
+  const y = b[at + 1];
+  if (y === undefined || y >= 0x80) return -1;
+  return ((x & 0x7f) | (y << 7)) >>> 1;
+}
+
+/** n bytes at x and at y are the same. */
+function same(b: Buffer, x: number, y: number, n: number): boolean {
+  for (let i = 0; i < n; i++) if (b[x + i] !== b[y + i]) return false;
+  return true;
 }
 
 /** Bytes as a string, one character per byte (for ASCII checked here). Node and Bun have it; their types do not. */
 const latin1 = (b: Buffer, from: number, to: number): string => (b as unknown as { latin1Slice(f: number, t: number): string }).latin1Slice(from, to);
 
-function ascii(b: Buffer, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (b[i]! >= 0x80) return false;
-  return true;
-}
+/** Per byte: 1 for 0-9 and a-f, 3 for A-F, 0 otherwise (a table, not comparisons: on random hex digits the branches mispredict). */
+const HEX = new Uint8Array(256);
+for (const c of "0123456789abcdef") HEX[c.charCodeAt(0)] = 1;
+for (const c of "ABCDEF") HEX[c.charCodeAt(0)] = 3;
 
-/** 8-4-4-4-12 hex digits with dashes, in either case. */
-function isUuid(b: Buffer, at: number): boolean {
-  for (let i = 0; i < UUID_LENGTH; i++) {
-    const c = b[at + i]!;
-    if (i === 8 || i === 13 || i === 18 || i === 23) {
-      if (c !== 0x2d) return false;
-    } else if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46))) return false;
+/** 8-4-4-4-12 hex digits with dashes: 0 if not, 1 if lower case, 3 if any digit is upper case. */
+function uuidKind(b: Buffer, at: number): number {
+  if (b[at + 8] !== 0x2d || b[at + 13] !== 0x2d || b[at + 18] !== 0x2d || b[at + 23] !== 0x2d) return 0;
+  let all = 3;
+  let any = 0;
+  for (let i = at; i < at + 36; i++) {
+    if (i === at + 8 || i === at + 13 || i === at + 18 || i === at + 23) continue;
+    const t = HEX[b[i]!]!;
+    all &= t;
+    any |= t;
   }
-  return true;
+  return all === 0 ? 0 : any;
 }
 
-/** The canonical (lower-case) string of a UUID checked by isUuid. */
-function uuidString(b: Buffer, at: number): string {
+/** The canonical (lower-case) string of a UUID of that kind. */
+function uuidString(b: Buffer, at: number, kind: number): string {
   const s = latin1(b, at, at + UUID_LENGTH);
-  for (let i = at; i < at + UUID_LENGTH; i++) if (b[i]! >= 0x41 && b[i]! <= 0x46) return s.toLowerCase();
-  return s;
+  return kind === 1 ? s : s.toLowerCase();
 }

@@ -87,6 +87,25 @@ describe("readAvroEvent", () => {
     expect(agree(twice, "avro")).toBe("general");
   });
 
+  test("lengths of two bytes, and lengths written longer than they need (legal Avro): same answer", () => {
+    const e = schedule(4);
+    const head = encode({ ...e, metadata: {} }, "avro");
+    const body = head.subarray(0, head.length - 1);
+    const str = (s: string, len = zigzag(s.length)) => Buffer.concat([len, Buffer.from(s)]);
+    for (const key of ["k", "x".repeat(63), "x".repeat(64), "x".repeat(128), "x".repeat(129)]) {
+      for (const value of ["", "v".repeat(63), "v".repeat(64), "v".repeat(2048)]) {
+        agree(Buffer.concat([body, zigzag(1), str(key), str(value), Buffer.from([0])]), "avro");
+      }
+    }
+    // "a" → "1" with each length in two bytes (0x82 0x00), and the count (2) too.
+    const padded = Buffer.concat([body, Buffer.from([0x84, 0x00]), str("a", Buffer.from([0x82, 0x00])), str("1", Buffer.from([0x82, 0x00])),
+      str("b"), str("2"), Buffer.from([0])]);
+    expect(agree(padded, "avro")).toBe("short");
+    expect(readAvroEvent(padded, "avro", NOW)!.metadata).toEqual({ a: "1", b: "2" });
+    // Three-byte lengths are left to the general path.
+    expect(readAvroEvent(Buffer.concat([body, zigzag(1), str("a", Buffer.from([0x82, 0x80, 0x00])), str("1"), Buffer.from([0])]), "avro", NOW)).toBeNull();
+  });
+
   test("malformed records: never a different answer from the general path", () => {
     const r = seededRandom(42);
     let short = 0;
