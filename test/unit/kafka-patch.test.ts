@@ -1,0 +1,67 @@
+/**
+ * patches/kafkajs@2.2.4.patch: KafkaJS's record decoder, patched to add offsets and times as plain
+ * numbers (where exact) instead of a BigInt per record, and to decode records in place. Every record
+ * must come out as the unpatched arithmetic gives it: BigInt sums, turned into strings, including where
+ * the numbers would not be exact (then the patch must take the old way).
+ */
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+
+/* eslint-disable @typescript-eslint/no-require-imports -- KafkaJS's internals have no types */
+const Decoder = require("kafkajs/src/protocol/decoder");
+const { RecordBatch } = require("kafkajs/src/protocol/recordBatch/v0");
+const Record = require("kafkajs/src/protocol/recordBatch/record/v0");
+const decodeBatch = require("kafkajs/src/protocol/recordBatch/v0/decoder");
+const Long = require("kafkajs/src/utils/long");
+
+interface Decoded { offset: string; timestamp: string; key: Buffer | null; value: Buffer | null; headers: Record<string, unknown> }
+
+async function roundTrip(firstOffset: bigint, firstTimestamp: bigint, records: { offsetDelta: number; timestampDelta: bigint; key?: string; headers?: Record<string, string> }[]) {
+  const encoded = await RecordBatch({
+    firstOffset: new Long(firstOffset),
+    firstTimestamp: new Long(firstTimestamp),
+    maxTimestamp: new Long(firstTimestamp),
+    lastOffsetDelta: records.length - 1,
+    records: records.map((r, i) => Record({
+      offsetDelta: r.offsetDelta, timestampDelta: new Long(r.timestampDelta),
+      key: r.key === undefined ? null : Buffer.from(r.key), value: Buffer.from(`value ${i}`), headers: r.headers,
+    })),
+  });
+  const batch = await decodeBatch(new Decoder(encoded.buffer));
+  return batch.records as Decoded[];
+}
+
+describe("patched KafkaJS record decoder", () => {
+  test("the patch is applied (bun install applies patches/ from package.json)", () => {
+    const source = readFileSync(require.resolve("kafkajs/src/protocol/recordBatch/record/v0/decoder.js"), "utf8");
+    expect(source).toContain("readExactVarLong");
+  });
+
+  const offsets = [0n, 1n, 123_456_789n, 999_999_999_999_999n, 2n ** 53n - 3n, 2n ** 53n, 2n ** 62n];
+  const times = [0n, -1n, 1_795_000_000_000n, -999_999_999_999_999n, 999_999_999_999_999n, 2n ** 53n - 2n, 2n ** 60n];
+  const deltas = [0n, 5n, -5n, 60_000n, 2n ** 40n, 2n ** 48n, 2n ** 55n, -(2n ** 55n)];
+
+  test("offsets and times are the exact sums, in every range", async () => {
+    for (const firstOffset of offsets) {
+      for (const firstTimestamp of times) {
+        const records = deltas.map((timestampDelta, i) => ({ offsetDelta: i * 1000, timestampDelta, key: i % 2 ? `k${i}` : undefined }));
+        const out = await roundTrip(firstOffset, firstTimestamp, records);
+        expect(out.map((r) => [r.offset, r.timestamp])).toEqual(records.map((r) =>
+          [String(firstOffset + BigInt(r.offsetDelta)), String(firstTimestamp + r.timestampDelta)]));
+        expect(out.map((r) => [r.key?.toString() ?? null, r.value?.toString()])).toEqual(records.map((r, i) => [r.key ?? null, `value ${i}`]));
+      }
+    }
+  });
+
+  test("headers, none or some, and records after them read from the right place", async () => {
+    const out = await roundTrip(10n, 1_795_000_000_000n, [
+      { offsetDelta: 0, timestampDelta: 1n },
+      { offsetDelta: 1, timestampDelta: 2n, headers: { a: "1", b: "2" } },
+      { offsetDelta: 2, timestampDelta: 3n },
+    ]);
+    expect(out.map((r) => r.offset)).toEqual(["10", "11", "12"]);
+    expect(out[0]!.headers).toEqual({});
+    expect(Object.fromEntries(Object.entries(out[1]!.headers).map(([k, v]) => [k, String(v)]))).toEqual({ a: "1", b: "2" });
+    expect(out.map((r) => r.value?.toString())).toEqual(["value 0", "value 1", "value 2"]);
+  });
+});
