@@ -2,7 +2,8 @@
  * patches/kafkajs@2.2.4.patch: KafkaJS's record decoder, patched to add offsets and times as plain
  * numbers (where exact) instead of a BigInt per record, and to decode records in place. Every record
  * must come out as the unpatched arithmetic gives it: BigInt sums, turned into strings, including where
- * the numbers would not be exact (then the patch must take the old way).
+ * the numbers would not be exact (then the patch must take the old way). Also patched, for the producer:
+ * messages grouped per partition in place (was quadratic), encoders' buffers not zero-filled.
  */
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
@@ -13,6 +14,7 @@ const { RecordBatch } = require("kafkajs/src/protocol/recordBatch/v0");
 const Record = require("kafkajs/src/protocol/recordBatch/record/v0");
 const decodeBatch = require("kafkajs/src/protocol/recordBatch/v0/decoder");
 const Long = require("kafkajs/src/utils/long");
+const groupMessagesPerPartition = require("kafkajs/src/producer/groupMessagesPerPartition");
 
 interface Decoded { offset: string; timestamp: string; key: Buffer | null; value: Buffer | null; headers: Record<string, unknown> }
 
@@ -63,5 +65,13 @@ describe("patched KafkaJS record decoder", () => {
     expect(out[0]!.headers).toEqual({});
     expect(Object.fromEntries(Object.entries(out[1]!.headers).map(([k, v]) => [k, String(v)]))).toEqual({ a: "1", b: "2" });
     expect(out.map((r) => r.value?.toString())).toEqual(["value 0", "value 1", "value 2"]);
+  });
+
+  test("producer: messages grouped per partition, in order", () => {
+    const messages = Array.from({ length: 10 }, (_, i) => ({ key: String(i), value: `v${i}` }));
+    const grouped = groupMessagesPerPartition({ topic: "t", partitionMetadata: [{ partitionId: 0 }, { partitionId: 1 }, { partitionId: 2 }], messages,
+      partitioner: ({ message }: { message: { key: string } }) => Number(message.key) % 3 });
+    expect(grouped).toEqual({ 0: [messages[0], messages[3], messages[6], messages[9]], 1: [messages[1], messages[4], messages[7]], 2: [messages[2], messages[5], messages[8]] });
+    expect(groupMessagesPerPartition({ topic: "t", partitionMetadata: [], messages, partitioner: () => 0 })).toEqual({});
   });
 });
