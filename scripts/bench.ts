@@ -221,7 +221,7 @@ async function main(): Promise<void> {
   const topic = `bench-${run}`;
   const latencyTopic = `bench-latency-${run}`;
   await admin.createTopics({ topics: [topic, latencyTopic].map((t) => ({ topic: t, numPartitions: 3, replicationFactor: 1 })), waitForLeaders: true });
-  const ks = { warmup: `bench_warm_${run}`, sink: `bench_sink_${run}`, pipeline: `bench_pipe_${run}`, sink2: `bench_sink2_${run}`, bare: `bench_bare_${run}`, sepSink: `bench_sepsink_${run}`, sepPipe: `bench_seppipe_${run}`, latency: `bench_lat_${run}` };
+  const ks = { warmup: `bench_warm_${run}`, sink: `bench_sink_${run}`, pipeline: `bench_pipe_${run}`, pipeline2: `bench_pipe2_${run}`, sink2: `bench_sink2_${run}`, bare: `bench_bare_${run}`, sepSink: `bench_sepsink_${run}`, sepPipe: `bench_seppipe_${run}`, latency: `bench_lat_${run}` };
   for (const k of Object.values(ks)) await events(["migrate", "--keyspace", k, "--log-level", "warn"]);
 
   // 1. Preload.
@@ -371,13 +371,29 @@ async function main(): Promise<void> {
   }
   const sink1 = await sinkCeiling(ks.sink);
 
-  // 3. The pipeline from the start of the backlog, as deployed (the unit's environment); then the sink again.
-  say(`draining the backlog with dist/events consume, as deployed (${HEAP_HINT})`);
-  const pipe = await drain(ks.pipeline, DEPLOYED_ENV);
-  say(`pipeline: ${pipe.eventsPerSec} events/s, peak RSS ${pipe.peakRssMB} MB`);
+  // 3. The pipeline from the start of the backlog, as deployed (the unit's environment); then the sink again,
+  //    and the pipeline again: each phase is measured twice, interleaved, and averaged. Measured once, the
+  //    same binary's drain cost 9.2 to 12.9 consumer CPU s per million from one run to the next (the shared
+  //    machine's minute), which moved the ratio between 80 and 93 %.
+  const drainOnce = async (keyspace: string) => {
+    say(`draining the backlog with dist/events consume, as deployed (${HEAP_HINT})`);
+    const r = await drain(keyspace, DEPLOYED_ENV);
+    say(`pipeline: ${r.eventsPerSec} events/s, peak RSS ${r.peakRssMB} MB`);
+    return r;
+  };
+  const pipe1 = await drainOnce(ks.pipeline);
   const sink2 = await sinkCeiling(ks.sink2);
+  const pipe2 = await drainOnce(ks.pipeline2);
   const sinkRate = Math.round((sink1.eventsPerSec + sink2.eventsPerSec) / 2);
-  const pipeRate = pipe.eventsPerSec;
+  const pipeRate = Math.round((pipe1.eventsPerSec + pipe2.eventsPerSec) / 2);
+  const mean = (a: number, b: number) => Number(((a + b) / 2).toFixed(1));
+  const pipe = {
+    eventsPerSec: pipeRate, peakRssMB: Math.max(pipe1.peakRssMB, pipe2.peakRssMB),
+    cpuSecPerMillion: mean(pipe1.cpuSecPerMillion, pipe2.cpuSecPerMillion),
+    kafkaCpuSecPerMillion: mean(pipe1.kafkaCpuSecPerMillion, pipe2.kafkaCpuSecPerMillion),
+    cassandraCpuSecPerMillion: mean(pipe1.cassandraCpuSecPerMillion, pipe2.cassandraCpuSecPerMillion),
+    runs: [pipe1, pipe2],
+  };
 
   // 3b. Again, without that environment (as `events consume` run by hand): what it buys.
   say("draining the backlog again without that environment");
@@ -461,9 +477,9 @@ async function main(): Promise<void> {
 | --- | --- | --- |
 | preload (simulate --rate 0) | ${result.preload.eventsPerSec} events/s, peak RSS ${result.preload.peakRssMB} MB | |
 | sink ceiling (src/sink.ts, no Kafka), before and after the pipeline | ${sinkRate} events/s (${sink1.eventsPerSec} and ${sink2.eventsPerSec}) | |
-| pipeline: dist/events consume, ${N} backlog, as deployed (${HEAP_HINT}) | ${pipeRate} events/s = ${(result.pipeline.ratioToSink * 100).toFixed(1)}% of sink | ≥ 90% ${ok(result.targets["pipeline >= 90% of sink"])} |
-| pipeline peak RSS | ${pipe.peakRssMB} MB | ≤ 150 MB ${ok(result.targets["peak RSS <= 150 MB"])} |
-| where the CPU goes, s per million events | sink: client ${sink1.clientCpuSecPerMillion} + Cassandra ${sink1.cassandraCpuSecPerMillion} + Kafka ${sink1.kafkaCpuSecPerMillion} (again: ${sink2.clientCpuSecPerMillion} + ${sink2.cassandraCpuSecPerMillion} + ${sink2.kafkaCpuSecPerMillion}) · pipeline: consume ${pipe.cpuSecPerMillion} + Cassandra ${pipe.cassandraCpuSecPerMillion} + Kafka ${pipe.kafkaCpuSecPerMillion} | |
+| pipeline: dist/events consume, ${N} backlog, as deployed (${HEAP_HINT}), twice | ${pipeRate} events/s (${pipe1.eventsPerSec} and ${pipe2.eventsPerSec}) = ${(result.pipeline.ratioToSink * 100).toFixed(1)}% of sink | ≥ 90% ${ok(result.targets["pipeline >= 90% of sink"])} |
+| pipeline peak RSS (the higher of the two) | ${pipe.peakRssMB} MB | ≤ 150 MB ${ok(result.targets["peak RSS <= 150 MB"])} |
+| where the CPU goes, s per million events | sink: client ${sink1.clientCpuSecPerMillion} + Cassandra ${sink1.cassandraCpuSecPerMillion} + Kafka ${sink1.kafkaCpuSecPerMillion} (again: ${sink2.clientCpuSecPerMillion} + ${sink2.cassandraCpuSecPerMillion} + ${sink2.kafkaCpuSecPerMillion}) · pipeline: consume ${pipe1.cpuSecPerMillion} + Cassandra ${pipe1.cassandraCpuSecPerMillion} + Kafka ${pipe1.kafkaCpuSecPerMillion} (again: ${pipe2.cpuSecPerMillion} + ${pipe2.cassandraCpuSecPerMillion} + ${pipe2.kafkaCpuSecPerMillion}) | |
 | reading + decoding alone (src/source.ts, then avro-event.ts or decode + transform, as the pipeline; no writes) | ${floor.eventsPerSec} events/s; client ${floor.clientCpuSecPerMillion} + Kafka ${floor.kafkaCpuSecPerMillion} CPU s per million, less ${floor.generateCpuSecPerMillion} the sink phase spends generating = ${extra.toFixed(1)} s the pipeline needs on top of the sink's ${sinkCpuMean.toFixed(1)}: on shared cores the ratio cannot exceed **${(bound * 100).toFixed(1)}%** | |
 | separate cores: Cassandra on CPU 0, the rest on the other(s) | ${"skipped" in separate ? `skipped: ${separate.skipped}` : `sink ${separate.sink.eventsPerSec}, pipeline ${separate.pipeline.eventsPerSec} events/s = **${(separate.ratioToSink * 100).toFixed(1)}%**, peak RSS ${separate.pipeline.peakRssMB} MB`} | |
 | pipeline without that environment ("events consume" run by hand) | ${bare.eventsPerSec} events/s = ${(result.pipelineWithoutHeapHint.ratioToSink * 100).toFixed(1)}% of sink, peak RSS ${bare.peakRssMB} MB, consume ${bare.cpuSecPerMillion} CPU s per million | |

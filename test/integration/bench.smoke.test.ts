@@ -18,6 +18,7 @@ test("bun run bench --events 3000 runs every phase and writes its JSON report", 
   expect(r.sink.eventsPerSec).toBeGreaterThan(0);
   expect(r.pipeline.eventsPerSec).toBeGreaterThan(0);
   expect(r.pipeline.peakRssMB).toBeGreaterThan(0);
+  expect(r.pipeline.runs).toHaveLength(2); // measured twice, interleaved with the sink
   expect(r.sink.runs).toHaveLength(2);
   expect(r.pipelineWithoutHeapHint.peakRssMB).toBeGreaterThan(0);
   expect(r.readAlone.clientCpuSecPerMillion).toBeGreaterThan(0);
