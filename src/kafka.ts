@@ -34,10 +34,32 @@ export function kafkaClient(cfg: KafkaSettings, clientId: string): Kafka {
 /** Turn KafkaJS's connection errors into one line a person can act on. */
 export function describeKafkaError(e: unknown, cfg: KafkaSettings & { topic?: string }): string {
   const msg = (e as Error)?.message ?? String(e);
-  if (cfg.topic && /does not host this topic-partition|UNKNOWN_TOPIC/i.test(msg)) return `topic "${cfg.topic}" does not exist on ${cfg.brokers.join(",")}`;
+  if (cfg.topic && /does not host this topic-partition|UNKNOWN_TOPIC/i.test(msg)) return missingTopic(cfg.topic, cfg);
   if (/SASL|authenticat/i.test(msg)) return `Kafka at ${cfg.brokers.join(",")} rejected the SASL authentication (${msg}); check KAFKA_SASL_* and KAFKA_SSL`;
   if (/ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH|Connection (error|timeout)|connect/i.test(msg)) {
     return `cannot reach Kafka at ${cfg.brokers.join(",")} (${msg}); check KAFKA_BROKERS`;
   }
   return msg;
+}
+
+export function missingTopic(topic: string, cfg: KafkaSettings): string {
+  return `topic "${topic}" does not exist on ${cfg.brokers.join(",")}`;
+}
+
+/**
+ * Throws (with that line) unless the topic exists: asked once, at start, because a producer sending to a
+ * missing topic retries its metadata for about 13 s before it says so.
+ */
+export async function requireTopic(kafka: Kafka, topic: string, cfg: KafkaSettings): Promise<void> {
+  const admin = kafka.admin();
+  let topics: string[];
+  try {
+    await admin.connect();
+    topics = await admin.listTopics();
+  } catch (e) {
+    throw new Error(describeKafkaError(e, cfg));
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+  if (!topics.includes(topic)) throw new Error(missingTopic(topic, cfg));
 }

@@ -14,7 +14,7 @@ import { type Activity, malformed, seededRandom, Website } from "./activity.ts";
 import type { Config } from "./config.ts";
 import { redacted } from "./config.ts";
 import { encode } from "./decode.ts";
-import { describeKafkaError, kafkaClient } from "./kafka.ts";
+import { describeKafkaError, kafkaClient, requireTopic } from "./kafka.ts";
 import { log } from "./log.ts";
 import { metrics, value } from "./metrics.ts";
 import { stopRequested } from "./signals.ts";
@@ -46,7 +46,9 @@ export async function simulate(cfg: Config): Promise<number> {
     stopping = true;
   };
   void stopRequested().then((signal) => stop(signal)());
-  const producer = kafkaClient(cfg, "events-simulate").producer({ allowAutoTopicCreation: false, createPartitioner: cachedPartitioner });
+  const kafka = kafkaClient(cfg, "events-simulate");
+  await requireTopic(kafka, cfg.topic, cfg);
+  const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: cachedPartitioner });
   try {
     await producer.connect();
   } catch (e) {
