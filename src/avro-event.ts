@@ -38,6 +38,11 @@ export class AvroEvent implements StoredEvent {
     readonly metaCount: number,
   ) {}
 
+  /** At most the bytes of its metadata as a Cassandra map's entries: each 1–2 byte Avro length becomes 4 bytes. */
+  get metadataRowBytes(): number {
+    return this.metaEnd - this.metaStart + 8 * this.metaCount;
+  }
+
   /** The metadata as an object, decoded (by avsc, as the general path does) on first use. */
   get metadata(): Record<string, string> {
     this.decoded ??= metadataType.decode(this.buf, this.metaStart).value as Record<string, string>;
@@ -73,7 +78,7 @@ function readAt(b: Buffer, start: number, now: number): AvroEvent | null {
   if (userKind === 0) return null;
   at = userAt + UUID_LENGTH;
   // event_type: printable ASCII (no control characters), 1 to 64 of them
-  const typeLength = small(b, at);
+  const typeLength = shortLength(b, at);
   if (!(typeLength >= 1 && typeLength <= LIMITS.eventTypeMaxLength)) return null;
   const typeAt = at + 1;
   if (typeAt + typeLength > end) return null;
@@ -109,9 +114,9 @@ function readAt(b: Buffer, start: number, now: number): AvroEvent | null {
     entries += count | 0;
     if (entries > LIMITS.metadataMaxEntries) return null;
     for (let i = 0; i < count; i++) {
-      const kn = small(b, at);
+      const kn = shortLength(b, at);
       if (!(kn >= 1 && kn <= LIMITS.metadataKeyMaxLength)) return null;
-      const k0 = at + (b[at]! < 0x80 ? 1 : 2);
+      const k0 = at + lengthSize(b, at);
       if (k0 + kn > end) return null;
       for (let j = k0; j < k0 + kn; j++) high |= b[j]!;
       if (kn === 9 && latin1(b, k0, k0 + 9) === "__proto__") return null; // as an object key it is special
@@ -121,9 +126,9 @@ function readAt(b: Buffer, start: number, now: number): AvroEvent | null {
       seenKeys[nk++] = k0;
       seenKeys[nk++] = kn;
       at = k0 + kn;
-      const vn = small(b, at);
+      const vn = shortLength(b, at);
       if (!(vn >= 0 && vn <= LIMITS.metadataValueMaxLength)) return null;
-      const v0 = at + (b[at]! < 0x80 ? 1 : 2);
+      const v0 = at + lengthSize(b, at);
       if (v0 + vn > end) return null;
       for (let j = v0; j < v0 + vn; j++) high |= b[j]!;
       at = v0 + vn;
@@ -141,8 +146,9 @@ function readAt(b: Buffer, start: number, now: number): AvroEvent | null {
  * A non-negative Avro long of one or two bytes at `at` (lengths up to 8191: every length allowed here),
  * as an int; -1 for anything else (longer, negative, or past the end). Positions stay ints: a length
  * read as a double makes every later index a double, and a loop over bytes several times slower.
+ * It takes `lengthSize(b, at)` bytes. row.ts reads the metadata's lengths again with it.
  */
-function small(b: Buffer, at: number): number {
+export function shortLength(b: Buffer, at: number): number {
   const x = b[at];
   if (x === undefined || (x & 1) !== 0) return -1;
   if (x < 0x80) return x >>> 1;
@@ -150,6 +156,9 @@ function small(b: Buffer, at: number): number {
   if (y === undefined || y >= 0x80) return -1;
   return ((x & 0x7f) | (y << 7)) >>> 1;
 }
+
+/** The bytes a shortLength at `at` takes. */
+export const lengthSize = (b: Buffer, at: number): number => (b[at]! < 0x80 ? 1 : 2);
 
 /** n bytes at x and at y are the same. */
 function same(b: Buffer, x: number, y: number, n: number): boolean {

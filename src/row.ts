@@ -13,7 +13,7 @@
  * each entry int32 length + key bytes, int32 length + value bytes.
  */
 import cassandra from "cassandra-driver";
-import { AvroEvent } from "./avro-event.ts";
+import { AvroEvent, lengthSize, shortLength } from "./avro-event.ts";
 import { readLong } from "./decode.ts";
 import type { StoredEvent } from "./event.ts";
 
@@ -42,7 +42,7 @@ export class RowWriter {
     const meta = avro ? null : e.metadata;
     // An upper bound of the bytes: a UTF-16 code unit is at most 3 bytes of UTF-8; an Avro length is 1+ bytes.
     let max = 16 + 16 + 8 + 4;
-    if (avro) max += avro.metaEnd - avro.metaStart + 8 * avro.metaCount;
+    if (avro) max += avro.metadataRowBytes;
     else for (const k in meta) max += 8 + 3 * (k.length + meta[k]!.length);
     if (this.used + max > this.buf.length) {
       // Rows already written keep the old buffer alive until they are sent; later ones use a larger one.
@@ -99,10 +99,9 @@ function copyMetadata(e: AvroEvent, b: Buffer, at: number): number {
     let s = r.at | 0;
     for (let i = 0; i < 2 * count; i++) {
       // key, value, key, value…: a zigzag length + bytes becomes an int32 length + the same bytes
-      // (lengths here are below 8192: one or two bytes, checked by readAvroEvent)
-      const x = src[s]!;
-      const n = x < 0x80 ? x >>> 1 : ((x & 0x7f) | (src[s + 1]! << 7)) >>> 1;
-      s += x < 0x80 ? 1 : 2;
+      // (one or two bytes each, as readAvroEvent checked)
+      const n = shortLength(src, s);
+      s += lengthSize(src, s);
       b[o] = 0;
       b[o + 1] = 0;
       b[o + 2] = n >>> 8;

@@ -200,7 +200,7 @@ export class CassandraSink {
 /** An estimate of a row's size in a batch: the values plus per-cell overhead. */
 function rowBytes(e: StoredEvent): number {
   let n = 64 + e.eventType.length;
-  if (e instanceof AvroEvent) return n + e.metaEnd - e.metaStart + 8 * e.metaCount; // without making its metadata an object
+  if (e instanceof AvroEvent) return n + e.metadataRowBytes; // without making its metadata an object
   for (const k in e.metadata) n += k.length + e.metadata[k]!.length + 8;
   return n;
 }
