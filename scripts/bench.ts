@@ -186,6 +186,16 @@ async function latencyBuckets(status: string): Promise<Map<number, number>> {
   return out;
 }
 
+/** Whether Cassandra is compacting a table of the keyspace now. */
+async function compacting(keyspace: string): Promise<boolean> {
+  const tasks = await cql("SELECT keyspace_name, kind FROM system_views.sstable_tasks");
+  return tasks.rows.some((t) => t.keyspace_name === keyspace && String(t.kind).toLowerCase() === "compaction");
+}
+
+/** Bucket counts a − b, and a + b. */
+const minus = (a: Map<number, number>, b: Map<number, number>) => new Map([...a].map(([k, v]) => [k, v - (b.get(k) ?? 0)]));
+const plus = (a: Map<number, number>, b: Map<number, number>) => new Map([...b].map(([k, v]) => [k, v + (a.get(k) ?? 0)]));
+
 /** p50 and p99 of the events between two scrapes, interpolated within a bucket (histogram_quantile). */
 function quantiles(before: Map<number, number>, after: Map<number, number>): { p50: number; p99: number; count: number } {
   const bounds = [...after.keys()].sort((a, b) => a - b);
@@ -206,6 +216,9 @@ function quantiles(before: Map<number, number>, after: Map<number, number>): { p
   };
   return { p50: q(0.5), p99: q(0.99), count: total };
 }
+
+const secondsLine = (x: { seconds: number; p50: number; p99: number; count: number }) =>
+  x.seconds === 0 ? "0 s" : `${x.seconds} s, ${x.count} events: p50 ${x.p50} ms, p99 ${x.p99} ms`;
 
 const summaryOf = (r: ProcResult) => r.lines.find((l) => l.msg === "summary") as Record<string, any>;
 
@@ -425,6 +438,7 @@ async function main(): Promise<void> {
   say(`latency: simulate at ${rate} events/s for ${WARMUP}s of warm-up and ${LATENCY_SECONDS}s measured, while consuming`);
   const status = "http://127.0.0.1:9470";
   let window: { p50: number; p99: number; count: number } | undefined;
+  const seconds: { compacting: boolean; buckets: Map<number, number> }[] = [];
   const lat = await events(["consume", "--exit-when-idle", "3s", "--status-addr", "127.0.0.1:9470"],
     { KAFKA_TOPIC: latencyTopic, KAFKA_GROUP_ID: `bench-lat-${run}`, CASSANDRA_KEYSPACE: ks.latency, ...DEPLOYED_ENV }, async () => {
       await until(async () => (await fetch(`${status}/readyz`).catch(() => null))?.status === 200, 60_000);
@@ -432,6 +446,17 @@ async function main(): Promise<void> {
         "--users", String(USERS)]);
       await Bun.sleep(WARMUP * 1000);
       const before = await latencyBuckets(status);
+      // Once a second: the histogram, and whether Cassandra is compacting the table, to tell apart the
+      // seconds a compaction ran in (on two shared cores it takes one of them) from the others.
+      let produced = false;
+      void producing.then(() => (produced = true));
+      let last = { buckets: before, compacting: await compacting(ks.latency) };
+      while (!produced) {
+        await Bun.sleep(1000);
+        const now = { buckets: await latencyBuckets(status), compacting: await compacting(ks.latency) };
+        seconds.push({ compacting: last.compacting || now.compacting, buckets: minus(now.buckets, last.buckets) });
+        last = now;
+      }
       await producing;
       await until(async () => {
         const s = (await (await fetch(`${status}/status`)).json()) as { inFlight: number; partitions: { lag: number | null }[] };
@@ -441,6 +466,11 @@ async function main(): Promise<void> {
     });
   const ls = summaryOf(lat);
   if (!window) throw new Error("no latency window was measured");
+  const split = (c: boolean) => {
+    const these = seconds.filter((x) => x.compacting === c);
+    return { seconds: these.length, ...quantiles(new Map(), these.reduce((a, x) => plus(a, x.buckets), new Map<number, number>())) };
+  };
+  const byCompaction = { compacting: split(true), notCompacting: split(false) };
 
   const cassandraVersion = (await cql("SELECT release_version FROM system.local")).first().release_version as string;
   const kafkaVersion = /<kafka.version>([^<]+)/.exec(readFileSync(join(ROOT, "stack/kafka/pom.xml"), "utf8"))?.[1];
@@ -459,7 +489,7 @@ async function main(): Promise<void> {
     readAlone: { ...floor, extraCpuSecPerMillion: Number(extra.toFixed(1)), sinkCpuSecPerMillion: Number(sinkCpuMean.toFixed(1)), ratioBoundSharedCores: bound },
     separateCores: separate,
     latency: { rate, warmupSec: WARMUP, seconds: LATENCY_SECONDS, events: window.count, p50Ms: window.p50, p99Ms: window.p99,
-      maxMsWholeRun: ls.latencyMs.max, p99MsWholeRun: ls.latencyMs.p99 },
+      maxMsWholeRun: ls.latencyMs.max, p99MsWholeRun: ls.latencyMs.p99, byCompaction },
     targets: {
       "pipeline >= 90% of sink": pipeRate >= 0.9 * sinkRate,
       "peak RSS <= 150 MB": pipe.peakRssMB <= 150,
@@ -484,6 +514,7 @@ async function main(): Promise<void> {
 | separate cores: Cassandra on CPU 0, the rest on the other(s) | ${"skipped" in separate ? `skipped: ${separate.skipped}` : `sink ${separate.sink.eventsPerSec}, pipeline ${separate.pipeline.eventsPerSec} events/s = **${(separate.ratioToSink * 100).toFixed(1)}%**, peak RSS ${separate.pipeline.peakRssMB} MB`} | |
 | pipeline without that environment ("events consume" run by hand) | ${bare.eventsPerSec} events/s = ${(result.pipelineWithoutHeapHint.ratioToSink * 100).toFixed(1)}% of sink, peak RSS ${bare.peakRssMB} MB, consume ${bare.cpuSecPerMillion} CPU s per million | |
 | end-to-end latency at ${rate} events/s, ${LATENCY_SECONDS}s after ${WARMUP}s of warm-up | p50 ${window.p50} ms, p99 ${window.p99} ms (whole run incl. warm-up: p99 ${ls.latencyMs.p99} ms, max ${ls.latencyMs.max} ms) | p99 ≤ 250 ms ${ok(result.targets["p99 <= 250 ms"])} |
+| the same window by second: while Cassandra compacted the table / not | ${secondsLine(byCompaction.compacting)} / ${secondsLine(byCompaction.notCompacting)} | |
 
 ${result.machine.cores} cores (${result.machine.cpu}), Kafka ${kafkaVersion}, Cassandra ${cassandraVersion}, Bun ${Bun.version}; ${N} events, ${USERS} users, 3 partitions, Avro.
 JSON: ${file}`);

@@ -29,5 +29,10 @@ test("bun run bench --events 3000 runs every phase and writes its JSON report", 
   expect(r.separateCores.pipeline.eventsPerSec).toBeGreaterThan(0);
   expect(r.latency.events).toBeGreaterThan(0);
   expect(r.latency.p99Ms).toBeGreaterThan(0);
+  // The window by second, split by whether Cassandra was compacting: every second lands in one of the two.
+  const { compacting, notCompacting } = r.latency.byCompaction;
+  expect(compacting.seconds + notCompacting.seconds).toBeGreaterThanOrEqual(2);
+  expect(compacting.count + notCompacting.count).toBeGreaterThan(0);
+  expect(compacting.count + notCompacting.count).toBeLessThanOrEqual(r.latency.events);
   expect(r.versions).toMatchObject({ kafka: "4.1.2", cassandra: expect.stringMatching(/^5\.0\./) });
 }, 180_000);
