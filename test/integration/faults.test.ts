@@ -160,16 +160,14 @@ test("4. rebalance: two consumers in one group, one stopped and restarted twice:
     await until("the second consumer to join the group", async () => (await fetch(`${b.statusUrl}/readyz`).catch(() => null))?.status === 200, 60_000, 100);
     await until(`${at} rows stored`, async () => (await countRows(p.keyspace)) >= at, 120_000, 250);
     b.proc.kill("SIGTERM");
-    const code = await b.exited;
-    if (code !== 0) console.error(b.lines.map((l) => JSON.stringify(l)).join("\n"));
-    expect(code).toBe(0);
+    expect(await exit(b)).toEqual({ code: 0 });
     b = consumer(p.env);
   }
   await until("every event stored", async () => (await countRows(p.keyspace)) === N, 180_000, 1000);
   await until("both consumers idle", async () => (await a.status()).inFlight === 0 && (await b.status()).inFlight === 0, 30_000);
   a.proc.kill("SIGTERM");
   b.proc.kill("SIGTERM");
-  expect([await a.exited, await b.exited]).toEqual([0, 0]);
+  expect([await exit(a), await exit(b)]).toEqual([{ code: 0 }, { code: 0 }]);
   const res = await expectExactlyOnce(p.keyspace, events);
   report("rebalance", `2 consumers; one stopped and restarted at 15,000 and 35,000 of ${N} rows`, res);
 }, 300_000);
@@ -222,7 +220,7 @@ test("5. bad input: 10,000 malformed records among 10,000 valid ones: valid stor
   await produce(p.topic, messages);
   const c = start("source", ["consume", "--exit-when-idle", "3s"], p.env, false);
   running.push(c);
-  expect(await c.exited).toBe(0);
+  expect(await exit(c)).toEqual({ code: 0 });
   const s = summary(c);
   expect(s.consumed).toBe(20_000);
   expect(s.written).toBe(10_000 + stillValid);
@@ -249,9 +247,9 @@ test("6. graceful shutdown: SIGTERM under load exits 0 within 10 s; a restart re
   await until("20,000 events written", async () => (await written(c)) >= 20_000, 120_000, 25);
   const t0 = Date.now();
   c.proc.kill("SIGTERM");
-  const code = await c.exited;
+  const exited = await exit(c);
   const exitMs = Date.now() - t0;
-  expect(code).toBe(0);
+  expect(exited).toEqual({ code: 0 });
   expect(exitMs).toBeLessThan(10_000);
   await consumeAll("source", p.env, 180_000);
   const res = await expectExactlyOnce(p.keyspace, events);
