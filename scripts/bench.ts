@@ -196,8 +196,11 @@ async function compacting(keyspace: string): Promise<boolean> {
 const minus = (a: Map<number, number>, b: Map<number, number>) => new Map([...a].map(([k, v]) => [k, v - (b.get(k) ?? 0)]));
 const plus = (a: Map<number, number>, b: Map<number, number>) => new Map([...b].map(([k, v]) => [k, v + (a.get(k) ?? 0)]));
 
-/** p50 and p99 of the events between two scrapes, interpolated within a bucket (histogram_quantile). */
-function quantiles(before: Map<number, number>, after: Map<number, number>): { p50: number; p99: number; count: number } {
+/**
+ * p50 and p99 of the events between two scrapes, interpolated within a bucket (histogram_quantile), and
+ * never above maxMs, the largest latency recorded: in a wide bucket (2.5–5 s) interpolation can go past it.
+ */
+function quantiles(before: Map<number, number>, after: Map<number, number>, maxMs = Infinity): { p50: number; p99: number; count: number } {
   const bounds = [...after.keys()].sort((a, b) => a - b);
   const counts = bounds.map((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0));
   const total = counts[counts.length - 1] ?? 0;
@@ -209,7 +212,7 @@ function quantiles(before: Map<number, number>, after: Map<number, number>): { p
         const hi = bounds[i]!;
         if (!Number.isFinite(hi)) return Math.round(lo * 1000);
         const below = i === 0 ? 0 : counts[i - 1]!;
-        return Math.round((lo + ((hi - lo) * (rank - below)) / Math.max(1, counts[i]! - below)) * 1000);
+        return Math.round(Math.min(maxMs, (lo + ((hi - lo) * (rank - below)) / Math.max(1, counts[i]! - below)) * 1000));
       }
     }
     return Number.NaN;
@@ -446,7 +449,7 @@ async function main(): Promise<void> {
   const WARMUP = 10;
   say(`latency: simulate at ${rate} events/s for ${WARMUP}s of warm-up and ${LATENCY_SECONDS}s measured, while consuming`);
   const status = "http://127.0.0.1:9470";
-  let window: { p50: number; p99: number; count: number } | undefined;
+  let windowBuckets: { before: Map<number, number>; after: Map<number, number> } | undefined;
   const seconds: { compacting: boolean; buckets: Map<number, number> }[] = [];
   const lat = await events(["consume", "--exit-when-idle", "3s", "--status-addr", "127.0.0.1:9470"],
     { KAFKA_TOPIC: latencyTopic, KAFKA_GROUP_ID: `bench-lat-${run}`, CASSANDRA_KEYSPACE: ks.latency, ...DEPLOYED_ENV }, async () => {
@@ -471,13 +474,14 @@ async function main(): Promise<void> {
         const s = (await (await fetch(`${status}/status`)).json()) as { inFlight: number; partitions: { lag: number | null }[] };
         return s.inFlight === 0 && s.partitions.every((p) => p.lag === 0);
       }, 60_000);
-      window = quantiles(before, await latencyBuckets(status));
+      windowBuckets = { before, after: await latencyBuckets(status) };
     });
   const ls = summaryOf(lat);
-  if (!window) throw new Error("no latency window was measured");
+  if (!windowBuckets) throw new Error("no latency window was measured");
+  const window = quantiles(windowBuckets.before, windowBuckets.after, ls.latencyMs.max);
   const split = (c: boolean) => {
     const these = seconds.filter((x) => x.compacting === c);
-    return { seconds: these.length, ...quantiles(new Map(), these.reduce((a, x) => plus(a, x.buckets), new Map<number, number>())) };
+    return { seconds: these.length, ...quantiles(new Map(), these.reduce((a, x) => plus(a, x.buckets), new Map<number, number>()), ls.latencyMs.max) };
   };
   const byCompaction = { compacting: split(true), notCompacting: split(false) };
 

@@ -57,6 +57,17 @@ async function exit(r: Running): Promise<{ code: number; last?: unknown[] }> {
   return { code, last: r.lines.filter((l) => l.level !== "info" && l.level !== "debug").slice(-8) };
 }
 
+/** until(), failing at once, with its last warnings and errors, if one of these consumers exits meanwhile. */
+async function untilAlive<T>(rs: Running[], what: string, fn: () => Promise<T>, timeoutMs: number, everyMs: number): Promise<NonNullable<T>> {
+  const died = Promise.race(rs.map(async (r) => {
+    const code = await r.exited;
+    const last = r.lines.filter((l) => l.level !== "info" && l.level !== "debug").slice(-8);
+    throw new Error(`a consumer exited with ${code} while waiting for ${what}; its last warnings and errors: ${JSON.stringify(last)}`);
+  }));
+  died.catch(() => {}); // if until() wins
+  return Promise.race([until(what, fn, timeoutMs, everyMs), died]);
+}
+
 const written = async (r: Running) => ((await r.status().catch(() => ({ written: 0 }))).written as number) ?? 0;
 
 /** Every event stored exactly once, every field as produced; returns the counts for the report. */
@@ -85,7 +96,7 @@ test("1. consumer crash: SIGKILL at 3 random points of a 100,000-event stream, r
   for (let k = 0; k < 3; k++) {
     const c = consumer(p.env);
     const at = 5_000 + Math.floor(r() * 15_000); // written by this process before it is killed
-    await until(`consumer ${k + 1} to write ${at} events`, async () => (await written(c)) >= at, 120_000, 25);
+    await untilAlive([c], `consumer ${k + 1} to write ${at} events`, async () => (await written(c)) >= at, 120_000, 25);
     c.proc.kill("SIGKILL");
     await c.exited;
     kills.push(await countRows(p.keyspace));
@@ -99,7 +110,7 @@ test("2. Cassandra outage: SIGSTOP for 30 s mid-stream: retries, /readyz 503, no
   const N = 40_000;
   const { p, events } = await loaded("it-f-cass", N, 12, 400_000, 30_000);
   const c = consumer(p.env);
-  await until("10,000 events written", async () => (await written(c)) >= 10_000, 60_000, 25);
+  await untilAlive([c], "10,000 events written", async () => (await written(c)) >= 10_000, 60_000, 25);
   const pid = Number(readFileSync(join(ROOT, ".stack/run/cassandra.pid"), "utf8"));
   const admin = kafka().admin();
   await admin.connect();
@@ -109,7 +120,7 @@ test("2. Cassandra outage: SIGSTOP for 30 s mid-stream: retries, /readyz 503, no
   const stoppedAt = Date.now();
   let during: number[] = [];
   try {
-    await until("/readyz to turn 503", async () => (await fetch(`${c.statusUrl}/readyz`)).status === 503, 15_000, 250);
+    await untilAlive([c], "/readyz to turn 503", async () => (await fetch(`${c.statusUrl}/readyz`)).status === 503, 15_000, 250);
     await Bun.sleep(5000); // chunks acknowledged just before the stop may still commit
     const a = await committed();
     await Bun.sleep(Math.max(0, 29_000 - (Date.now() - stoppedAt)));
@@ -121,8 +132,8 @@ test("2. Cassandra outage: SIGSTOP for 30 s mid-stream: retries, /readyz 503, no
     process.kill(pid, "SIGCONT");
   }
   const outageMs = Date.now() - stoppedAt;
-  await until("/readyz to be 200 again", async () => (await fetch(`${c.statusUrl}/readyz`)).status === 200, 60_000, 250);
-  await until("every event written", async () => (await c.status()).written === N, 120_000, 250);
+  await untilAlive([c], "/readyz to be 200 again", async () => (await fetch(`${c.statusUrl}/readyz`)).status === 200, 60_000, 250);
+  await untilAlive([c], "every event written", async () => (await c.status()).written === N, 120_000, 250);
   const s = await c.status();
   expect(s.deadLettered).toBe(0);
   expect(s.retries as number).toBeGreaterThan(0);
@@ -138,12 +149,12 @@ test("3. Kafka broker restart mid-stream: the consumer reconnects and resumes; n
   const N = 40_000;
   const { p, events } = await loaded("it-f-kafka", N, 13, 400_000, 30_000);
   const c = consumer(p.env);
-  await until("10,000 events written", async () => (await written(c)) >= 10_000, 60_000, 25);
+  await untilAlive([c], "10,000 events written", async () => (await written(c)) >= 10_000, 60_000, 25);
   const t0 = Date.now();
   expect(await stack(["down", "kafka"])).toBe(0);
   expect(await stack(["up", "kafka"])).toBe(0);
   const restartMs = Date.now() - t0;
-  await until("every event written after the restart", async () => (await countRows(p.keyspace)) === N, 180_000, 1000);
+  await untilAlive([c], "every event written after the restart", async () => (await countRows(p.keyspace)) === N, 180_000, 1000);
   c.proc.kill("SIGTERM");
   expect(await exit(c)).toEqual({ code: 0 });
   const res = await expectExactlyOnce(p.keyspace, events);
@@ -157,14 +168,14 @@ test("4. rebalance: two consumers in one group, one stopped and restarted twice:
   let b = consumer(p.env);
   for (const at of [15_000, 35_000]) {
     // b must be a member before it leaves (a SIGTERM while its modules still load is the OS default, 143).
-    await until("the second consumer to join the group", async () => (await fetch(`${b.statusUrl}/readyz`).catch(() => null))?.status === 200, 60_000, 100);
-    await until(`${at} rows stored`, async () => (await countRows(p.keyspace)) >= at, 120_000, 250);
+    await untilAlive([a, b], "the second consumer to join the group", async () => (await fetch(`${b.statusUrl}/readyz`).catch(() => null))?.status === 200, 60_000, 100);
+    await untilAlive([a, b], `${at} rows stored`, async () => (await countRows(p.keyspace)) >= at, 120_000, 250);
     b.proc.kill("SIGTERM");
     expect(await exit(b)).toEqual({ code: 0 });
     b = consumer(p.env);
   }
-  await until("every event stored", async () => (await countRows(p.keyspace)) === N, 180_000, 1000);
-  await until("both consumers idle", async () => (await a.status()).inFlight === 0 && (await b.status()).inFlight === 0, 30_000);
+  await untilAlive([a, b], "every event stored", async () => (await countRows(p.keyspace)) === N, 180_000, 1000);
+  await untilAlive([a, b], "both consumers idle", async () => (await a.status()).inFlight === 0 && (await b.status()).inFlight === 0, 30_000, 200);
   a.proc.kill("SIGTERM");
   b.proc.kill("SIGTERM");
   expect([await exit(a), await exit(b)]).toEqual([{ code: 0 }, { code: 0 }]);
@@ -244,7 +255,7 @@ test("6. graceful shutdown: SIGTERM under load exits 0 within 10 s; a restart re
   const N = 100_000;
   const { p, events } = await loaded("it-f-term", N, 16, 3_000_000, 60_000);
   const c = consumer(p.env);
-  await until("20,000 events written", async () => (await written(c)) >= 20_000, 120_000, 25);
+  await untilAlive([c], "20,000 events written", async () => (await written(c)) >= 20_000, 120_000, 25);
   const t0 = Date.now();
   c.proc.kill("SIGTERM");
   const exited = await exit(c);
