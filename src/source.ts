@@ -11,10 +11,13 @@
  * in flight from before is abandoned (aborted, never committed) and simply done again: the sink is
  * idempotent.
  */
-import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
+import type { Admin, Consumer, ConsumerRunConfig, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import { log } from "./log.ts";
 import { metrics } from "./metrics.ts";
 import { Aborted } from "./retry.ts";
+
+/** The first wait before the source starts a crashed consumer again itself (see crashed()). */
+const RESTART_FIRST_MS = 1000;
 
 export interface Chunk {
   topic: string;
@@ -52,7 +55,7 @@ export class KafkaSource {
   joined = false;
   /** Records handed to the pipeline and not yet done. */
   inFlight = 0;
-  /** Called when the consumer cannot go on (KafkaJS gave up, or a chunk failed unexpectedly): exit non-zero. */
+  /** Called when a chunk failed unexpectedly (not an outage: those are retried): exit non-zero. */
   fatal?: (e: Error) => void;
 
   private readonly consumer: Consumer;
@@ -63,6 +66,9 @@ export class KafkaSource {
   private commitTimer: ReturnType<typeof setTimeout> | null = null;
   private commitAgain = false;
   private stopping = false;
+  private runConfig?: ConsumerRunConfig;
+  private restartTimer: ReturnType<typeof setTimeout> | null = null;
+  private restartDelayMs = RESTART_FIRST_MS;
 
   constructor(
     kafka: Kafka,
@@ -87,28 +93,54 @@ export class KafkaSource {
       this.joined = false;
     });
     this.consumer.on(GROUP_JOIN, (e) => {
+      this.restartDelayMs = RESTART_FIRST_MS;
       const partitions = [...(e.payload.memberAssignment[s.topic] ?? [])].sort((a, b) => a - b);
       this.assign(partitions);
       log.info({ groupId: s.groupId, memberId: e.payload.memberId, partitions }, "joined consumer group");
       onAssignment(partitions);
       this.refreshLag().catch((err) => log.warn({ err: (err as Error).message }, "could not read consumer lag"));
     });
-    this.consumer.on(CRASH, (e) => {
-      log.error({ err: e.payload.error?.message, restart: e.payload.restart }, "Kafka consumer crashed");
-      if (!e.payload.restart) this.fatal?.(e.payload.error);
-    });
+    this.consumer.on(CRASH, (e) => this.crashed(e.payload.error, e.payload.restart));
   }
 
   async start(handle: ChunkHandler): Promise<void> {
     await this.admin.connect();
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.s.topic, fromBeginning: true });
-    await this.consumer.run({
+    this.runConfig = {
       autoCommit: false, // commits are ours: only over completed chunks
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.s.partitionsConcurrently,
       eachBatch: (payload) => this.onBatch(payload, handle),
-    });
+    };
+    await this.consumer.run(this.runConfig);
+  }
+
+  /**
+   * The consumer crashed (KafkaJS has already disconnected it). KafkaJS starts it again after a retriable
+   * error only; but some it calls non-retriable are transient too: KafkaJSGroupCoordinatorNotFound, when
+   * a FindCoordinator request fails while a broker restarts (kafkajs issues 1445 and 1630). A consumer
+   * that stopped there would sit idle or exit, so the source starts it again itself, with backoff (1 s,
+   * doubling to 30 s), until it runs again or the process is stopped; /readyz says 503 meanwhile.
+   * Nothing is lost either way: work in flight is abandoned uncommitted and read again after the join.
+   */
+  crashed(error: Error | undefined, restartedByKafkaJS: boolean): void {
+    this.joined = false;
+    const retryInMs = restartedByKafkaJS ? undefined : this.restartDelayMs;
+    log.error({ err: error?.message, kind: error?.name, retryInMs }, "Kafka consumer crashed; starting it again");
+    if (restartedByKafkaJS || this.stopping || !this.runConfig) return;
+    const config = this.runConfig;
+    this.restartDelayMs = Math.min(30_000, this.restartDelayMs * 2);
+    this.restartTimer = setTimeout(async () => {
+      this.restartTimer = null;
+      if (this.stopping) return;
+      try {
+        await this.consumer.connect();
+        if (!this.stopping) await this.consumer.run(config); // a failure to join comes back here as another crash
+      } catch (e) {
+        this.crashed(e as Error, false);
+      }
+    }, retryInMs);
   }
 
   /** A fetched batch: cut into chunks, each handed over as soon as there is room in flight. */
@@ -264,6 +296,7 @@ export class KafkaSource {
    */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
     for (const w of this.waiting.splice(0)) w();
     try {
       this.consumer.pause([{ topic: this.s.topic }]);
@@ -279,11 +312,13 @@ export class KafkaSource {
     if (this.commitTimer) clearTimeout(this.commitTimer);
     this.commitTimer = null;
     await this.commit().catch(() => {});
+    // Leaving the group is a courtesy (the others rebalance at once instead of after the session timeout);
+    // what matters, the commit, is done or logged above, so a broker away now is a warning, not a failure.
     try {
-      await this.consumer.stop();
-      await this.consumer.disconnect();
-    } finally {
-      await this.admin.disconnect().catch(() => {});
+      await this.consumer.disconnect(); // stops the consumer and leaves the group first
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, "could not leave the consumer group cleanly; it will expire this member");
     }
+    await this.admin.disconnect().catch(() => {});
   }
 }
