@@ -3,7 +3,7 @@
  * the seed's exact table), with bounded concurrency.
  *
  * Rows are grouped by the replica that owns their partition and sent as small UNLOGGED batches (at most
- * SINK_BATCH_ROWS rows and 16 KiB), so the coordinator of a batch is a replica of every row in it: one
+ * SINK_BATCH_ROWS rows and 16 KiB, and under the cluster's batch warn thresholds: batchLimits), so the coordinator of a batch is a replica of every row in it: one
  * request instead of dozens, without the coordinator fan-out that makes cross-partition batches an
  * anti-pattern. An unlogged batch is not atomic, and need not be: every INSERT is idempotent.
  *
@@ -26,6 +26,43 @@ const INSERT = "INSERT INTO user_events (user_id, bucket_date, event_time, event
 const { responseErrorCodes: codes } = cassandra.types;
 /** Below Cassandra's default batch_size_fail_threshold (50 KiB), with room for the mutation overhead. */
 const MAX_BATCH_BYTES = 16 * 1024;
+/** Cassandra's defaults, assumed when its settings cannot be read (before 4.0, or not allowed). */
+const DEFAULT_WARN = { bytes: 5 * 1024, partitions: 10 };
+
+/** How large the sink's batches may be: SINK_BATCH_ROWS and 16 KiB, kept under the cluster's warnings. */
+export interface BatchLimits {
+  rows: number;
+  bytes: number;
+}
+
+/**
+ * The batch limits under which Cassandra logs no warning, from its settings (system_views.settings):
+ * batch_size_warn_threshold (4.1+: "5KiB"; 4.0: batch_size_warn_threshold_in_kb, "5") and
+ * unlogged_batch_across_partitions_warn_threshold. Rows of a batch are counted as if each were its own
+ * partition, and its size as a quarter more than the sink's estimate (rowBytes) to be safe.
+ */
+export function batchLimits(settings: { name: string; value: string | null }[], batchRows: number): BatchLimits & { from: string } {
+  const get = (name: string) => settings.find((x) => x.name === name)?.value ?? undefined;
+  const size = get("batch_size_warn_threshold");
+  const sizeKb = get("batch_size_warn_threshold_in_kb");
+  const partitions = Number(get("unlogged_batch_across_partitions_warn_threshold"));
+  const warnBytes = size !== undefined ? parseDataSize(size) : sizeKb !== undefined ? Number(sizeKb) * 1024 : Number.NaN;
+  const known = Number.isFinite(warnBytes) && Number.isFinite(partitions) && partitions >= 1;
+  const warn = known ? { bytes: warnBytes, partitions } : DEFAULT_WARN;
+  return {
+    rows: Math.max(1, Math.min(batchRows, warn.partitions)),
+    bytes: Math.max(1024, Math.min(MAX_BATCH_BYTES, Math.floor((warn.bytes * 4) / 5))),
+    from: known ? "the cluster's warn thresholds" : "Cassandra's default warn thresholds (its settings could not be read)",
+  };
+}
+
+/** "5KiB", "50KiB", "1MiB", "512B" (Cassandra's data sizes) in bytes; NaN if not one. */
+function parseDataSize(value: string): number {
+  const m = /^\s*(\d+)\s*(B|KiB|MiB|GiB)?\s*$/i.exec(value);
+  if (!m) return Number.NaN;
+  const unit = (m[2] ?? "B").toLowerCase();
+  return Number(m[1]) * (unit === "gib" ? 2 ** 30 : unit === "mib" ? 2 ** 20 : unit === "kib" ? 1024 : 1);
+}
 
 export interface Rejected {
   event: StoredEvent;
@@ -44,6 +81,7 @@ export class CassandraSink {
   private constructor(
     readonly client: cassandra.Client,
     private readonly cfg: SinkSettings,
+    readonly limits: BatchLimits,
   ) {
     this.options = {
       prepare: true,
@@ -70,7 +108,15 @@ export class CassandraSink {
       await client.shutdown().catch(() => {});
       throw new Error(`table ${cfg.keyspace}.user_events does not exist: run \`events migrate\` first`);
     }
-    return new CassandraSink(client, cfg);
+    // A batch over a warn threshold is written all the same, but every one logs a warning on the
+    // coordinator: with Cassandra's defaults (5 KiB, 10 partitions) that was nearly every batch.
+    const settings = await client
+      .execute("SELECT name, value FROM system_views.settings WHERE name IN ('batch_size_warn_threshold', 'batch_size_warn_threshold_in_kb', 'unlogged_batch_across_partitions_warn_threshold')")
+      .then((r) => r.rows.map((row) => ({ name: String(row.name), value: row.value as string | null })))
+      .catch(() => []);
+    const { from, ...limits } = batchLimits(settings, cfg.batchRows);
+    if (cfg.batchRows > 1) log.info({ ...limits, from }, "sink batches");
+    return new CassandraSink(client, cfg, limits);
   }
 
   /**
@@ -100,7 +146,7 @@ export class CassandraSink {
       let bytes = 0;
       for (const e of group) {
         const size = rowBytes(e);
-        if (batch.length && (batch.length >= this.cfg.batchRows || bytes + size > MAX_BATCH_BYTES)) {
+        if (batch.length && (batch.length >= this.limits.rows || bytes + size > this.limits.bytes)) {
           out.push(batch);
           batch = [];
           bytes = 0;
