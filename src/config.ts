@@ -183,7 +183,7 @@ export const SETTINGS = {
   outOfOrderness: s("WATERMARK_OUT_OF_ORDERNESS", "out-of-orderness", "2m", duration, "bounded out-of-orderness of the watermark", CONSUME),
   idleTimeout: s("WATERMARK_IDLE_TIMEOUT", "idle-timeout", "30s", duration, "a partition silent this long stops holding the watermark back", CONSUME),
   lateEvents: s("LATE_EVENTS", "late-events", "store", oneOf("store", "dlq", "drop"), "what happens to late events (all are counted)", CONSUME),
-  maxInFlight: s("MAX_IN_FLIGHT", "max-in-flight", "2000", number(1, 1_000_000), "records decoded but not yet committed; bounds memory", CONSUME),
+  maxInFlight: s("MAX_IN_FLIGHT", "max-in-flight", "3000", number(1, 1_000_000), "records decoded but not yet committed; bounds memory", CONSUME),
   sessionTimeout: s("KAFKA_SESSION_TIMEOUT", "session-timeout", "10s", duration,
     "a consumer silent this long (crashed) loses its partitions to the rest of the group", CONSUME),
   commitInterval: s("KAFKA_COMMIT_INTERVAL", "commit-interval", "1s", duration,

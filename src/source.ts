@@ -16,6 +16,14 @@ import { log } from "./log.ts";
 import { metrics } from "./metrics.ts";
 import { Aborted } from "./retry.ts";
 
+/**
+ * Chunks a partition may have in flight when MAX_IN_FLIGHT is full: two, so that one is handed over while
+ * the other is written. With MAX_IN_FLIGHT 2,000 → 3,000 (3 partitions: chunks of 666 → 500), Cassandra
+ * gets more requests at once and spends less per event: 3 alternating pairs of 1M drains, 46,467 / 46,581 /
+ * 50,385 → 48,584 / 49,073 / 55,848 events/s, Cassandra 29.4 / 29.4 / 27.4 → 28.3 / 27.7 / 25.4 CPU s per million.
+ */
+const CHUNKS_PER_PARTITION = 2;
+
 /** The first wait before the source starts a crashed consumer again itself (see crashed()). */
 const RESTART_FIRST_MS = 1000;
 
@@ -149,7 +157,7 @@ export class KafkaSource {
     const track = this.tracks.get(partition);
     if (!track) return; // not ours (any more): KafkaJS will not commit or refetch it for us
     track.highWatermark = Number(batch.highWatermark);
-    const chunkSize = Math.max(1, Math.floor(this.s.maxInFlight / this.s.partitionsConcurrently));
+    const chunkSize = Math.max(1, Math.floor(this.s.maxInFlight / (this.s.partitionsConcurrently * CHUNKS_PER_PARTITION)));
     for (let i = 0; i < messages.length; i += chunkSize) {
       if (this.stopping || !isRunning() || isStale() || track.abort.signal.aborted) return;
       const chunk = messages.slice(i, i + chunkSize);
