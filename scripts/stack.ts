@@ -70,7 +70,10 @@ const kafka: Service = {
     writeFileSync(props, fill("kafka/server.properties", data));
     // KRaft needs its log directory formatted once, with a cluster id, before the first start.
     if (!existsSync(join(data, "meta.properties"))) {
-      const clusterId = randomBytes(16).toString("base64url");
+      // A 16-byte id in base64url, as Kafka's own; one that starts with "-" is drawn again (about 1 in 64), since
+      // the tool's argument parser takes it for an option (a fresh-clone CI run failed so: "expected one argument").
+      let clusterId = randomBytes(16).toString("base64url");
+      while (clusterId.startsWith("-")) clusterId = randomBytes(16).toString("base64url");
       const r = spawnSync("java", ["-cp", `${jars}/*`, "kafka.tools.StorageTool", "format", "--standalone",
         "-t", clusterId, "-c", props], { encoding: "utf8" });
       if (r.status !== 0) throw new Error(`formatting Kafka storage failed:\n${r.stdout}${r.stderr}`);
