@@ -3,9 +3,9 @@
  * the seed's exact table), with bounded concurrency.
  *
  * Rows are grouped by the replica that owns their partition and sent as small UNLOGGED batches (at most
- * SINK_BATCH_ROWS rows and 16 KiB, and under the cluster's batch warn thresholds: batchLimits), so the coordinator of a batch is a replica of every row in it: one
- * request instead of dozens, without the coordinator fan-out that makes cross-partition batches an
- * anti-pattern. An unlogged batch is not atomic, and need not be: every INSERT is idempotent.
+ * SINK_BATCH_ROWS rows and 16 KiB, and under the cluster's batch warn thresholds: batchLimits), so the
+ * coordinator of a batch is a replica of every row in it: one request instead of dozens, without the
+ * coordinator fan-out that makes cross-partition batches an anti-pattern. An unlogged batch is not atomic, and need not be: every INSERT is idempotent.
  *
  * Outages are waited out, never skipped: timeouts, unavailable/overloaded replicas and unreachable
  * nodes are retried with capped exponential backoff until the write succeeds or the caller aborts

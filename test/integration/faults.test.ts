@@ -50,19 +50,20 @@ function consumer(env: Record<string, string>): Running {
   return r;
 }
 
-/** Its exit code and, if not 0, its last warnings and errors: what a failed expectation should show. */
+/** A consumer's last warnings and errors (and stderr): what a failure should show. */
+const lastTrouble = (r: Running) => r.lines.filter((l) => l.level !== "info" && l.level !== "debug").slice(-8);
+
+/** Its exit code and, if not 0, its last warnings and errors. */
 async function exit(r: Running): Promise<{ code: number; last?: unknown[] }> {
   const code = await r.exited;
-  if (code === 0) return { code };
-  return { code, last: r.lines.filter((l) => l.level !== "info" && l.level !== "debug").slice(-8) };
+  return code === 0 ? { code } : { code, last: lastTrouble(r) };
 }
 
 /** until(), failing at once, with its last warnings and errors, if one of these consumers exits meanwhile. */
 async function untilAlive<T>(rs: Running[], what: string, fn: () => Promise<T>, timeoutMs: number, everyMs: number): Promise<NonNullable<T>> {
   const died = Promise.race(rs.map(async (r) => {
     const code = await r.exited;
-    const last = r.lines.filter((l) => l.level !== "info" && l.level !== "debug").slice(-8);
-    throw new Error(`a consumer exited with ${code} while waiting for ${what}; its last warnings and errors: ${JSON.stringify(last)}`);
+    throw new Error(`a consumer exited with ${code} while waiting for ${what}; its last warnings and errors: ${JSON.stringify(lastTrouble(r))}`);
   }));
   died.catch(() => {}); // if until() wins
   return Promise.race([until(what, fn, timeoutMs, everyMs), died]);
