@@ -3,7 +3,8 @@
  * numbers (where exact) instead of a BigInt per record, and to decode records in place. Every record
  * must come out as the unpatched arithmetic gives it: BigInt sums, turned into strings, including where
  * the numbers would not be exact (then the patch must take the old way). Also patched, for the producer:
- * messages grouped per partition in place (was quadratic), encoders' buffers not zero-filled.
+ * messages grouped per partition in place (was quadratic), encoders' buffers not zero-filled. And for
+ * every connection: its request queue no longer polls itself every millisecond when nothing waits.
  */
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
@@ -15,6 +16,7 @@ const Record = require("kafkajs/src/protocol/recordBatch/record/v0");
 const decodeBatch = require("kafkajs/src/protocol/recordBatch/v0/decoder");
 const Long = require("kafkajs/src/utils/long");
 const groupMessagesPerPartition = require("kafkajs/src/producer/groupMessagesPerPartition");
+const RequestQueue = require("kafkajs/src/network/requestQueue");
 
 interface Decoded { offset: string; timestamp: string; key: Buffer | null; value: Buffer | null; headers: Record<string, unknown> }
 
@@ -73,5 +75,23 @@ describe("patched KafkaJS record decoder", () => {
       partitioner: ({ message }: { message: { key: string } }) => Number(message.key) % 3 });
     expect(grouped).toEqual({ 0: [messages[0], messages[3], messages[6], messages[9]], 1: [messages[1], messages[4], messages[7]], 2: [messages[2], messages[5], messages[8]] });
     expect(groupMessagesPerPartition({ topic: "t", partitionMetadata: [], messages, partitioner: () => 0 })).toEqual({});
+  });
+
+  test("request queue: no check scheduled when nothing waits; a request held by throttling is still sent", async () => {
+    const logger = { debug() {}, info() {}, warn() {}, error() {} };
+    const queue = new RequestQueue({ clientId: "t", broker: "b", logger, requestTimeout: 1000, enforceRequestTimeout: false });
+    // What a response does (fulfillRequest): check the queue. Unpatched, this scheduled a check in
+    // (-1 - Date.now()) ms, i.e. 1 ms, which scheduled the next, forever.
+    queue.checkPendingRequests();
+    expect(queue.throttleCheckTimeoutId).toBeNull();
+    // Throttled by the broker: a request is queued, and sent once the throttle time is over.
+    queue.maybeThrottle(30);
+    let sent = 0;
+    queue.push({ entry: { correlationId: 1, apiKey: 0, apiName: "Produce", apiVersion: 0 }, expectResponse: true, sendRequest: () => { sent++; } });
+    expect(sent).toBe(0);
+    expect(queue.throttleCheckTimeoutId).not.toBeNull();
+    await Bun.sleep(80);
+    expect(sent).toBe(1);
+    queue.destroy();
   });
 });
