@@ -193,7 +193,7 @@ export const SETTINGS = {
   partitionsConcurrently: s("KAFKA_PARTITIONS_CONCURRENTLY", "partitions-concurrently", "3", number(1, 1024),
     "partitions processed at once by one consumer", CONSUME),
   writeConcurrency: s("SINK_CONCURRENCY", "sink-concurrency", "64", number(1, 4096), "concurrent Cassandra requests (batches or single rows)", CONSUME),
-  batchRows: s("SINK_BATCH_ROWS", "batch-rows", "64", number(1, 1000),
+  batchRows: s("SINK_BATCH_ROWS", "batch-rows", "32", number(1, 1000),
     "rows per unlogged batch, grouped by replica (1: no batches)", CONSUME),
   exitWhenIdle: s("EXIT_WHEN_IDLE", "exit-when-idle", "0", duration,
     "exit 0 once caught up and nothing new came for this long (0: run until signalled)", CONSUME),

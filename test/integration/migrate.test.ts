@@ -55,11 +55,11 @@ test("the keyspace replication setting reaches the keyspace", async () => {
 
 test("the sink sizes its batches under the cluster's batch warn thresholds, read from Cassandra's settings", async () => {
   // The local stack sets batch_size_warn_threshold 32KiB and unlogged_batch_across_partitions_warn_threshold
-  // 100 (stack/cassandra): SINK_BATCH_ROWS (64) and the sink's own 16 KiB bind. With Cassandra's defaults
+  // 100 (stack/cassandra): SINK_BATCH_ROWS (32) and the sink's own 16 KiB bind. With Cassandra's defaults
   // (5KiB, 10) they would be 10 rows and 4 KiB (test/unit/batch-limits.test.ts).
   const sink = await CassandraSink.open({ ...loadConfig("consume", [], {}), keyspace });
   try {
-    expect(sink.limits).toEqual({ rows: 64, bytes: 16 * 1024 });
+    expect(sink.limits).toEqual({ rows: 32, bytes: 16 * 1024 });
   } finally {
     await sink.close();
   }
