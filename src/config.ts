@@ -126,13 +126,17 @@ const replication = {
 const fraction = number(0, 1, false);
 
 const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3 };
-/** "4MiB", "512KiB", "1048576" → bytes. */
+/** "4MiB", "512KiB", "5KiB", "1048576" (ours, and Cassandra's data sizes) → bytes; NaN if not a size. */
+export function parseSize(raw: string): number {
+  const m = /^(\d+)\s*([a-z]*)$/i.exec(raw.trim());
+  const unit = SIZE_UNITS[m?.[2]?.toLowerCase() ?? "-"];
+  return m && unit ? Number(m[1]) * unit : Number.NaN;
+}
+
 const size = {
   allowed: "a size like 512KiB, 4MiB (64KiB to 256MiB)",
   parse(raw: string): number {
-    const m = /^(\d+)\s*([a-z]*)$/i.exec(raw.trim());
-    const unit = SIZE_UNITS[m?.[2]?.toLowerCase() ?? "-"];
-    const n = m && unit ? Number(m[1]) * unit : Number.NaN;
+    const n = parseSize(raw);
     if (!(n >= 64 * 1024 && n <= 256 * 1024 ** 2)) throw new Error(this.allowed);
     return n;
   },

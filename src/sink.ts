@@ -5,7 +5,8 @@
  * Rows are grouped by the replica that owns their partition and sent as small UNLOGGED batches (at most
  * SINK_BATCH_ROWS rows and 16 KiB, and under the cluster's batch warn thresholds: batchLimits), so the
  * coordinator of a batch is a replica of every row in it: one request instead of dozens, without the
- * coordinator fan-out that makes cross-partition batches an anti-pattern. An unlogged batch is not atomic, and need not be: every INSERT is idempotent.
+ * coordinator fan-out that makes cross-partition batches an anti-pattern. An unlogged batch is not
+ * atomic, and need not be: every INSERT is idempotent.
  *
  * Outages are waited out, never skipped: timeouts, unavailable/overloaded replicas and unreachable
  * nodes are retried with capped exponential backoff until the write succeeds or the caller aborts
@@ -15,7 +16,7 @@
 import cassandra from "cassandra-driver";
 import { AvroEvent } from "./avro-event.ts";
 import { type CassandraSettings, cassandraClient, describeCassandraError } from "./cassandra.ts";
-import type { Config } from "./config.ts";
+import { type Config, parseSize } from "./config.ts";
 import type { StoredEvent } from "./event.ts";
 import { log } from "./log.ts";
 import { metrics } from "./metrics.ts";
@@ -46,7 +47,7 @@ export function batchLimits(settings: { name: string; value: string | null }[], 
   const size = get("batch_size_warn_threshold");
   const sizeKb = get("batch_size_warn_threshold_in_kb");
   const partitions = Number(get("unlogged_batch_across_partitions_warn_threshold"));
-  const warnBytes = size !== undefined ? parseDataSize(size) : sizeKb !== undefined ? Number(sizeKb) * 1024 : Number.NaN;
+  const warnBytes = size !== undefined ? parseSize(size) : sizeKb !== undefined ? Number(sizeKb) * 1024 : Number.NaN;
   const known = Number.isFinite(warnBytes) && Number.isFinite(partitions) && partitions >= 1;
   const warn = known ? { bytes: warnBytes, partitions } : DEFAULT_WARN;
   return {
@@ -54,14 +55,6 @@ export function batchLimits(settings: { name: string; value: string | null }[], 
     bytes: Math.max(1024, Math.min(MAX_BATCH_BYTES, Math.floor((warn.bytes * 4) / 5))),
     from: known ? "the cluster's warn thresholds" : "Cassandra's default warn thresholds (its settings could not be read)",
   };
-}
-
-/** "5KiB", "50KiB", "1MiB", "512B" (Cassandra's data sizes) in bytes; NaN if not one. */
-function parseDataSize(value: string): number {
-  const m = /^\s*(\d+)\s*(B|KiB|MiB|GiB)?\s*$/i.exec(value);
-  if (!m) return Number.NaN;
-  const unit = (m[2] ?? "B").toLowerCase();
-  return Number(m[1]) * (unit === "gib" ? 2 ** 30 : unit === "mib" ? 2 ** 20 : unit === "kib" ? 1024 : 1);
 }
 
 export interface Rejected {
