@@ -26,6 +26,26 @@ const CHUNKS_PER_PARTITION = 2;
 /** The first wait before the source starts a crashed consumer again itself (see crashed()). */
 const RESTART_FIRST_MS = 1000;
 
+/**
+ * On stop, how long the last offset commit and the group leave may take. With the broker away, KafkaJS
+ * retries each for up to ~15 s; unbounded, a stop then took 11 s or more, after the writes' own grace
+ * period, against the 30 s a service manager allows. Giving up costs nothing but rework: records after the
+ * last acknowledged commit are read and written again on the next start (idempotent rows).
+ */
+const FINAL_COMMIT_MS = 5000;
+const LEAVE_GROUP_MS = 3000;
+
+/** Resolves true when p settles within ms (its outcome ignored: the caller logs what matters), false otherwise. */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true, () => true), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export interface Chunk {
   topic: string;
   partition: number;
@@ -133,7 +153,10 @@ export class KafkaSource {
    */
   crashed(error: Error | undefined, restartedByKafkaJS: boolean): void {
     this.joined = false;
-    log.error({ err: error?.message, kind: error?.name, restartedByKafkaJS }, "Kafka consumer crashed");
+    const details = { err: error?.message, kind: error?.name, restartedByKafkaJS };
+    // While stopping, the broker being away is reported by the stop itself: a warning then, not an error.
+    if (this.stopping) log.warn(details, "Kafka consumer crashed while stopping");
+    else log.error(details, "Kafka consumer crashed");
     if (restartedByKafkaJS || this.stopping || !this.runConfig) return;
     const retryInMs = this.restartDelayMs;
     log.info({ retryInMs }, "starting the Kafka consumer again");
@@ -319,14 +342,19 @@ export class KafkaSource {
     }
     if (this.commitTimer) clearTimeout(this.commitTimer);
     this.commitTimer = null;
-    await this.commit().catch(() => {});
+    const settled = await settlesWithin(this.commit(), FINAL_COMMIT_MS);
+    if ([...this.tracks.values()].some((t) => t.toCommit > t.committed)) {
+      log.warn({ gaveUpAfterMs: settled ? undefined : FINAL_COMMIT_MS },
+        "last offset commit not made (Kafka unreachable?): records after the last commit will be read and written again on the next start; nothing is lost");
+    }
     // Leaving the group is a courtesy (the others rebalance at once instead of after the session timeout);
     // what matters, the commit, is done or logged above, so a broker away now is a warning, not a failure.
-    try {
-      await this.consumer.disconnect(); // stops the consumer and leaves the group first
-    } catch (e) {
-      log.warn({ err: (e as Error).message }, "could not leave the consumer group cleanly; it will expire this member");
+    const leaving = this.consumer.disconnect().catch((e: Error) => {
+      log.warn({ err: e.message }, "could not leave the consumer group cleanly; it will expire this member");
+    }); // stops the consumer and leaves the group first
+    if (!(await settlesWithin(leaving, LEAVE_GROUP_MS))) {
+      log.warn({ waitedMs: LEAVE_GROUP_MS }, "could not leave the consumer group in time; it will expire this member");
     }
-    await this.admin.disconnect().catch(() => {});
+    await settlesWithin(this.admin.disconnect(), LEAVE_GROUP_MS);
   }
 }

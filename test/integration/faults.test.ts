@@ -1,5 +1,5 @@
 /**
- * Faults on the real stack: crashes, a Cassandra outage, a Kafka restart, rebalances, hostile input,
+ * Faults on the real stack: crashes, a Cassandra outage, a Kafka restart, SIGTERM while Kafka is down, rebalances, hostile input,
  * SIGTERM under load, wrong configuration. Every scenario ends with every event stored exactly once
  * (row count and content) and prints one `fault-result` line for the README's table.
  * Bounded: each test has its own timeout, and every process it starts is killed at the end.
@@ -160,6 +160,33 @@ test("3. Kafka broker restart mid-stream: the consumer reconnects and resumes; n
   expect(await exit(c)).toEqual({ code: 0 });
   const res = await expectExactlyOnce(p.keyspace, events);
   report("Kafka broker restart", `broker stopped and started (${Math.round(restartMs / 1000)} s) after 10,000 of ${N}`, res);
+}, 300_000);
+
+test("3b. SIGTERM while the broker is down: exits 0 within 20 s, says the last commit was not made; a restart redoes the rest, nothing lost or duplicated", async () => {
+  const N = 20_000;
+  const { p, events } = await loaded("it-f-kafka-term", N, 17, 400_000, 30_000);
+  // Commits only at the stop: there is always something left to commit when the broker is gone.
+  const c = consumer({ ...p.env, KAFKA_COMMIT_INTERVAL: "1h" });
+  await untilAlive([c], "every event written", async () => (await countRows(p.keyspace)) === N, 120_000, 250);
+  expect(await stack(["down", "kafka"])).toBe(0);
+  let exitMs = 0;
+  try {
+    const t0 = Date.now();
+    c.proc.kill("SIGTERM");
+    const exited = await exit(c);
+    exitMs = Date.now() - t0;
+    expect(exited).toEqual({ code: 0 });
+    // Bounded: the writes' grace period, then at most 5 s for the commit and 3 s each to leave and close.
+    expect(exitMs).toBeLessThan(20_000);
+    // KafkaJS's own connection errors are expected; ours are not (a crash while stopping is a warning).
+    expect(c.lines.filter((l) => l.level === "error" && !("kafkajs" in l))).toEqual([]);
+  } finally {
+    expect(await stack(["up", "kafka"])).toBe(0);
+  }
+  await consumeAll("source", p.env, 180_000);
+  const res = await expectExactlyOnce(p.keyspace, events);
+  expect(c.lines.some((l) => String(l.msg).startsWith("last offset commit not made"))).toBe(true);
+  report("SIGTERM during a Kafka outage", `broker stopped after all ${N} were written (nothing committed yet); SIGTERM: exit 0 in ${(exitMs / 1000).toFixed(1)} s, the last commit given up with a warning; broker started, a new consumer rewrote all ${N}`, res);
 }, 300_000);
 
 test("4. rebalance: two consumers in one group, one stopped and restarted twice: everything exactly once", async () => {
