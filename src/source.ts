@@ -35,12 +35,12 @@ const RESTART_FIRST_MS = 1000;
 const FINAL_COMMIT_MS = 5000;
 const LEAVE_GROUP_MS = 3000;
 
-/** Resolves true when p settles within ms (its outcome ignored: the caller logs what matters), false otherwise. */
-async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+/** How p ended within ms: "done", the error it failed with, or "timeout" (it is then left to run). */
+async function within(p: Promise<unknown>, ms: number): Promise<"done" | "timeout" | Error> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), ms)));
   try {
-    return await Promise.race([p.then(() => true, () => true), timedOut]);
+    return await Promise.race([p.then(() => "done" as const, (e: unknown) => (e instanceof Error ? e : new Error(String(e)))), timedOut]);
   } finally {
     clearTimeout(timer);
   }
@@ -342,19 +342,18 @@ export class KafkaSource {
     }
     if (this.commitTimer) clearTimeout(this.commitTimer);
     this.commitTimer = null;
-    const settled = await settlesWithin(this.commit(), FINAL_COMMIT_MS);
+    const committed = await within(this.commit(), FINAL_COMMIT_MS);
     if ([...this.tracks.values()].some((t) => t.toCommit > t.committed)) {
-      log.warn({ gaveUpAfterMs: settled ? undefined : FINAL_COMMIT_MS },
+      log.warn({ gaveUpAfterMs: committed === "timeout" ? FINAL_COMMIT_MS : undefined },
         "last offset commit not made (Kafka unreachable?): records after the last commit will be read and written again on the next start; nothing is lost");
     }
     // Leaving the group is a courtesy (the others rebalance at once instead of after the session timeout);
     // what matters, the commit, is done or logged above, so a broker away now is a warning, not a failure.
-    const leaving = this.consumer.disconnect().catch((e: Error) => {
-      log.warn({ err: e.message }, "could not leave the consumer group cleanly; it will expire this member");
-    }); // stops the consumer and leaves the group first
-    if (!(await settlesWithin(leaving, LEAVE_GROUP_MS))) {
-      log.warn({ waitedMs: LEAVE_GROUP_MS }, "could not leave the consumer group in time; it will expire this member");
+    const left = await within(this.consumer.disconnect(), LEAVE_GROUP_MS); // stops the consumer and leaves the group first
+    if (left !== "done") {
+      log.warn({ err: left === "timeout" ? `no answer within ${LEAVE_GROUP_MS} ms` : left.message },
+        "could not leave the consumer group cleanly; it will expire this member");
     }
-    await settlesWithin(this.admin.disconnect(), LEAVE_GROUP_MS);
+    await within(this.admin.disconnect(), LEAVE_GROUP_MS);
   }
 }

@@ -1,7 +1,7 @@
 /**
- * Faults on the real stack: crashes, a Cassandra outage, a Kafka restart, SIGTERM while Kafka is down, rebalances, hostile input,
- * SIGTERM under load, wrong configuration. Every scenario ends with every event stored exactly once
- * (row count and content) and prints one `fault-result` line for the README's table.
+ * Faults on the real stack: crashes, a Cassandra outage, a Kafka restart, SIGTERM while Kafka is down,
+ * rebalances, hostile input, SIGTERM under load, wrong configuration. Every scenario ends with every event
+ * stored exactly once (row count and content) and prints one `fault-result` line for the README's table.
  * Bounded: each test has its own timeout, and every process it starts is killed at the end.
  */
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
