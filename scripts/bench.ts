@@ -14,7 +14,14 @@
  *               a caught-up consumer runs: p50, p99, max end-to-end (Kafka record time → Cassandra ack)
  *   5. report   one markdown table on stdout, and JSON under .out/bench/
  *
- *   bun run bench [--events 1000000] [--latency-seconds 60] [--rate <events/s>] [--users 10000] [--keep]
+ *   bun run bench [--events 1000000] [--latency-seconds 60] [--warmup-seconds 10] [--rate <events/s>] [--users 10000] [--keep]
+ *
+ * Or only the latency phase, at several rates, to find the rate up to which the p99 target holds:
+ *
+ *   bun run bench --sweep 12000,16000,20000,24000 [--rounds 2] [--latency-seconds 60] [--warmup-seconds 10]
+ *
+ * Each round runs the rates in turn, ascending, then descending in the next round (so that a drift of the
+ * shared machine's speed is not read as an effect of the rate), each in a fresh topic and keyspace.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -42,14 +49,22 @@ const { values: opt } = parseArgs({
   options: {
     events: { type: "string", default: "1000000" },
     "latency-seconds": { type: "string", default: "60" },
+    "warmup-seconds": { type: "string", default: "10" },
     rate: { type: "string" },
     users: { type: "string", default: "10000" },
     keep: { type: "boolean", default: false },
+    sweep: { type: "string" },
+    rounds: { type: "string", default: "2" },
   },
 });
 const N = Number(opt.events);
 const LATENCY_SECONDS = Number(opt["latency-seconds"]);
 const USERS = Number(opt.users);
+const SWEEP = opt.sweep === undefined ? null : opt.sweep.split(",").map(Number);
+if (SWEEP?.some((r) => !Number.isInteger(r) || r <= 0) || !(Number(opt.rounds) >= 1) || !(Number(opt["warmup-seconds"]) >= 0)) {
+  console.error(`bench: --sweep takes rates in events/s, such as 12000,16000,20000, --rounds a count, --warmup-seconds seconds: got "${opt.sweep}", "${opt.rounds}" and "${opt["warmup-seconds"]}"`);
+  process.exit(2);
+}
 const SEED = 20261122;
 /** The environment deploy/events-consume.service gives the binary (the heap-sizing hint, Bun's counterpart of
  *  Node's --max-old-space-size, and the allocator's purge delay): the pipeline is measured as deployed. */
@@ -200,7 +215,7 @@ const plus = (a: Map<number, number>, b: Map<number, number>) => new Map([...b].
  * p50 and p99 of the events between two scrapes, interpolated within a bucket (histogram_quantile), and
  * never above maxMs, the largest latency recorded: in a wide bucket (2.5–5 s) interpolation can go past it.
  */
-function quantiles(before: Map<number, number>, after: Map<number, number>, maxMs = Infinity): { p50: number; p99: number; count: number } {
+function quantiles(before: Map<number, number>, after: Map<number, number>, maxMs = Infinity): { p50: number; p99: number; count: number; over250msPct: number } {
   const bounds = [...after.keys()].sort((a, b) => a - b);
   const counts = bounds.map((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0));
   const total = counts[counts.length - 1] ?? 0;
@@ -217,13 +232,116 @@ function quantiles(before: Map<number, number>, after: Map<number, number>, maxM
     }
     return Number.NaN;
   };
-  return { p50: q(0.5), p99: q(0.99), count: total };
+  // The share of events over the 250 ms target (a bucket bound, so exact).
+  const at250 = counts[bounds.indexOf(0.25)] ?? Number.NaN;
+  return { p50: q(0.5), p99: q(0.99), count: total, over250msPct: total ? Number((((total - at250) / total) * 100).toFixed(2)) : 0 };
+}
+
+const summaryOf = (r: ProcResult) => r.lines.find((l) => l.msg === "summary") as Record<string, any>;
+
+const WARMUP = Number(opt["warmup-seconds"]);
+const STATUS = "http://127.0.0.1:9470";
+
+/**
+ * Latency under steady load: `events simulate` at `rate` into `topic` for a warm-up and the measured window,
+ * while a caught-up `dist/events consume` (as deployed) writes into `keyspace`, whose table compacts as in
+ * real use. Read from the consumer's end-to-end histogram (the difference of two scrapes), as Prometheus'
+ * histogram_quantile would; and the same window second by second, split into the seconds in which Cassandra
+ * was compacting the table and the others (on two shared cores a compaction takes one of them).
+ */
+async function latencyAt(rate: number, keyspace: string, topic: string) {
+  say(`latency: simulate at ${rate} events/s for ${WARMUP}s of warm-up and ${LATENCY_SECONDS}s measured, while consuming`);
+  let windowBuckets: { before: Map<number, number>; after: Map<number, number> } | undefined;
+  const seconds: { compacting: boolean; buckets: Map<number, number> }[] = [];
+  const lat = await events(["consume", "--exit-when-idle", "3s", "--status-addr", STATUS.replace("http://", "")],
+    { KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `bench-lat-${topic}`, CASSANDRA_KEYSPACE: keyspace, ...DEPLOYED_ENV }, async () => {
+      await until(async () => (await fetch(`${STATUS}/readyz`).catch(() => null))?.status === 200, 60_000);
+      const producing = events(["simulate", "--topic", topic, "--rate", String(rate), "--duration", `${WARMUP + LATENCY_SECONDS}s`,
+        "--users", String(USERS)]);
+      await Bun.sleep(WARMUP * 1000);
+      const before = await latencyBuckets(STATUS);
+      let produced = false;
+      void producing.then(() => (produced = true));
+      let last = { buckets: before, compacting: await compacting(keyspace) };
+      while (!produced) {
+        await Bun.sleep(1000);
+        const now = { buckets: await latencyBuckets(STATUS), compacting: await compacting(keyspace) };
+        seconds.push({ compacting: last.compacting || now.compacting, buckets: minus(now.buckets, last.buckets) });
+        last = now;
+      }
+      await producing;
+      await until(async () => {
+        const s = (await (await fetch(`${STATUS}/status`)).json()) as { inFlight: number; partitions: { lag: number | null }[] };
+        return s.inFlight === 0 && s.partitions.every((p) => p.lag === 0);
+      }, 60_000);
+      windowBuckets = { before, after: await latencyBuckets(STATUS) };
+    });
+  const wholeRun = summaryOf(lat).latencyMs as { p99: number; max: number };
+  if (!windowBuckets) throw new Error("no latency window was measured");
+  const window = quantiles(windowBuckets.before, windowBuckets.after, wholeRun.max);
+  const split = (c: boolean) => {
+    const these = seconds.filter((x) => x.compacting === c);
+    return { seconds: these.length, ...quantiles(new Map(), these.reduce((a, x) => plus(a, x.buckets), new Map<number, number>()), wholeRun.max) };
+  };
+  return { window, byCompaction: { compacting: split(true), notCompacting: split(false) }, wholeRun };
+}
+
+async function versions() {
+  const cassandraVersion = (await cql("SELECT release_version FROM system.local")).first().release_version as string;
+  const kafkaVersion = /<kafka.version>([^<]+)/.exec(readFileSync(join(ROOT, "stack/kafka/pom.xml"), "utf8"))?.[1];
+  return { cassandraVersion, kafkaVersion };
+}
+
+const machine = () => ({ cores: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30) });
+
+/** `--sweep`: the latency phase alone at each rate, `--rounds` times; a table and JSON under .out/bench/. */
+async function sweep(rates: number[], admin: ReturnType<Kafka["admin"]>): Promise<void> {
+  const rounds = Number(opt.rounds);
+  const runs: { round: number; rate: number; window: ReturnType<typeof quantiles>; byCompaction: Awaited<ReturnType<typeof latencyAt>>["byCompaction"] }[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    for (const rate of round % 2 ? rates : [...rates].reverse()) {
+      const id = `${run}_${runs.length}`;
+      const topic = `bench-sweep-${id}`;
+      const keyspace = `bench_sweep_${id}`;
+      await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true });
+      await events(["migrate", "--keyspace", keyspace, "--log-level", "warn"]);
+      await quiet();
+      const { window, byCompaction } = await latencyAt(rate, keyspace, topic);
+      say(`round ${round}, ${rate} events/s: p50 ${window.p50} ms, p99 ${window.p99} ms, ${window.over250msPct} % over 250 ms`);
+      runs.push({ round, rate, window, byCompaction });
+      await drop(keyspace);
+      if (!opt.keep) await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+    }
+  }
+  const { cassandraVersion, kafkaVersion } = await versions();
+  const result = {
+    date: new Date().toISOString(), machine: machine(),
+    versions: { kafka: kafkaVersion, cassandra: cassandraVersion, bun: Bun.version },
+    settings: { rates, rounds, users: USERS, warmupSec: WARMUP, latencySeconds: LATENCY_SECONDS, env: DEPLOYED_ENV, compaction: "on (as in real use)" },
+    runs,
+  };
+  const out = join(ROOT, ".out/bench");
+  mkdirSync(out, { recursive: true });
+  const file = join(out, `sweep-${result.date.replaceAll(":", "-")}.json`);
+  writeFileSync(file, JSON.stringify(result, null, 2));
+  const rows = rates.map((rate) => {
+    const these = runs.filter((r) => r.rate === rate);
+    const met = these.filter((r) => r.window.p99 <= 250).length;
+    const each = these.map((r) => `${r.window.p99} (${r.window.over250msPct} %; ${r.byCompaction.compacting.seconds} s compacting)`).join(", ");
+    return `| ${rate} | ${these.map((r) => r.window.p50).join(", ")} | ${each} | ${met} of ${these.length} |`;
+  });
+  console.log(`
+| events/s | p50, ms | p99, ms (share over 250 ms; seconds of the window Cassandra was compacting) | p99 ≤ 250 ms |
+| --- | --- | --- | --- |
+${rows.join("\n")}
+
+${result.machine.cores} cores (${result.machine.cpu}), Kafka ${kafkaVersion}, Cassandra ${cassandraVersion}, Bun ${Bun.version}; ${USERS} users, 3 partitions, Avro; ${WARMUP}s of warm-up, then ${LATENCY_SECONDS}s measured per run; the table compacts.
+JSON: ${file}`);
 }
 
 const secondsLine = (x: { seconds: number; p50: number; p99: number; count: number }) =>
   x.seconds === 0 ? "0 s" : `${x.seconds} s, ${x.count} events: p50 ${x.p50} ms, p99 ${x.p99} ms`;
 
-const summaryOf = (r: ProcResult) => r.lines.find((l) => l.msg === "summary") as Record<string, any>;
 
 async function main(): Promise<void> {
   if ((await stack(["up"])) !== 0) throw new Error("the local stack did not come up");
@@ -234,6 +352,12 @@ async function main(): Promise<void> {
   const kafka = new Kafka({ brokers: ["127.0.0.1:9092"], logLevel: logLevel.ERROR });
   const admin = kafka.admin();
   await admin.connect();
+  if (SWEEP) {
+    await sweep(SWEEP, admin);
+    await admin.disconnect();
+    await control.shutdown();
+    return;
+  }
   const topic = `bench-${run}`;
   const latencyTopic = `bench-latency-${run}`;
   await admin.createTopics({ topics: [topic, latencyTopic].map((t) => ({ topic: t, numPartitions: 3, replicationFactor: 1 })), waitForLeaders: true });
@@ -443,54 +567,15 @@ async function main(): Promise<void> {
 
   await quiet();
 
-  // 4. Latency under steady load: a warm-up, then the measured window, read from the consumer's
-  //    end-to-end histogram (the difference of two scrapes), as Prometheus' histogram_quantile would.
+  // 4. Latency under steady load (default: half the pipeline's throughput).
   const rate = opt.rate ? Number(opt.rate) : Math.max(100, Math.round(pipeRate / 2));
-  const WARMUP = 10;
-  say(`latency: simulate at ${rate} events/s for ${WARMUP}s of warm-up and ${LATENCY_SECONDS}s measured, while consuming`);
-  const status = "http://127.0.0.1:9470";
-  let windowBuckets: { before: Map<number, number>; after: Map<number, number> } | undefined;
-  const seconds: { compacting: boolean; buckets: Map<number, number> }[] = [];
-  const lat = await events(["consume", "--exit-when-idle", "3s", "--status-addr", "127.0.0.1:9470"],
-    { KAFKA_TOPIC: latencyTopic, KAFKA_GROUP_ID: `bench-lat-${run}`, CASSANDRA_KEYSPACE: ks.latency, ...DEPLOYED_ENV }, async () => {
-      await until(async () => (await fetch(`${status}/readyz`).catch(() => null))?.status === 200, 60_000);
-      const producing = events(["simulate", "--topic", latencyTopic, "--rate", String(rate), "--duration", `${WARMUP + LATENCY_SECONDS}s`,
-        "--users", String(USERS)]);
-      await Bun.sleep(WARMUP * 1000);
-      const before = await latencyBuckets(status);
-      // Once a second: the histogram, and whether Cassandra is compacting the table, to tell apart the
-      // seconds a compaction ran in (on two shared cores it takes one of them) from the others.
-      let produced = false;
-      void producing.then(() => (produced = true));
-      let last = { buckets: before, compacting: await compacting(ks.latency) };
-      while (!produced) {
-        await Bun.sleep(1000);
-        const now = { buckets: await latencyBuckets(status), compacting: await compacting(ks.latency) };
-        seconds.push({ compacting: last.compacting || now.compacting, buckets: minus(now.buckets, last.buckets) });
-        last = now;
-      }
-      await producing;
-      await until(async () => {
-        const s = (await (await fetch(`${status}/status`)).json()) as { inFlight: number; partitions: { lag: number | null }[] };
-        return s.inFlight === 0 && s.partitions.every((p) => p.lag === 0);
-      }, 60_000);
-      windowBuckets = { before, after: await latencyBuckets(status) };
-    });
-  const ls = summaryOf(lat);
-  if (!windowBuckets) throw new Error("no latency window was measured");
-  const window = quantiles(windowBuckets.before, windowBuckets.after, ls.latencyMs.max);
-  const split = (c: boolean) => {
-    const these = seconds.filter((x) => x.compacting === c);
-    return { seconds: these.length, ...quantiles(new Map(), these.reduce((a, x) => plus(a, x.buckets), new Map<number, number>()), ls.latencyMs.max) };
-  };
-  const byCompaction = { compacting: split(true), notCompacting: split(false) };
+  const { window, byCompaction, wholeRun: ls } = await latencyAt(rate, ks.latency, latencyTopic);
 
-  const cassandraVersion = (await cql("SELECT release_version FROM system.local")).first().release_version as string;
-  const kafkaVersion = /<kafka.version>([^<]+)/.exec(readFileSync(join(ROOT, "stack/kafka/pom.xml"), "utf8"))?.[1];
+  const { cassandraVersion, kafkaVersion } = await versions();
 
   const result = {
     date: new Date().toISOString(),
-    machine: { cores: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30) },
+    machine: machine(),
     versions: { kafka: kafkaVersion, cassandra: cassandraVersion, bun: Bun.version, events: JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version },
     settings: { events: N, users: USERS, partitions: 3, format: "avro", maxInFlight: cfg.maxInFlight, sinkConcurrency: cfg.writeConcurrency,
       partitionsConcurrently: cfg.partitionsConcurrently, latencyRate: rate, latencySeconds: LATENCY_SECONDS,
@@ -503,7 +588,7 @@ async function main(): Promise<void> {
     readAlone: { ...floor, extraCpuSecPerMillion: Number(extra.toFixed(1)), sinkCpuSecPerMillion: Number(sinkCpuMean.toFixed(1)), ratioBoundSharedCores: bound },
     separateCores: separate,
     latency: { rate, warmupSec: WARMUP, seconds: LATENCY_SECONDS, events: window.count, p50Ms: window.p50, p99Ms: window.p99,
-      maxMsWholeRun: ls.latencyMs.max, p99MsWholeRun: ls.latencyMs.p99, byCompaction },
+      maxMsWholeRun: ls.max, p99MsWholeRun: ls.p99, byCompaction },
     targets: {
       "pipeline >= 90% of sink": pipeRate >= 0.9 * sinkRate,
       "peak RSS <= 150 MB": pipe.peakRssMB <= 150,
@@ -527,7 +612,7 @@ async function main(): Promise<void> {
 | reading + decoding alone (src/source.ts, then avro-event.ts or decode + transform, as the pipeline; no writes) | ${floor.eventsPerSec} events/s; client ${floor.clientCpuSecPerMillion} + Kafka ${floor.kafkaCpuSecPerMillion} CPU s per million, less ${floor.generateCpuSecPerMillion} the sink phase spends generating = ${extra.toFixed(1)} s the pipeline needs on top of the sink's ${sinkCpuMean.toFixed(1)}: on shared cores the ratio cannot exceed **${(bound * 100).toFixed(1)}%** | |
 | separate cores: Cassandra on CPU 0, the rest on the other(s) | ${"skipped" in separate ? `skipped: ${separate.skipped}` : `sink ${separate.sink.eventsPerSec}, pipeline ${separate.pipeline.eventsPerSec} events/s = **${(separate.ratioToSink * 100).toFixed(1)}%**, peak RSS ${separate.pipeline.peakRssMB} MB`} | |
 | pipeline without that environment ("events consume" run by hand) | ${bare.eventsPerSec} events/s = ${(result.pipelineWithoutHeapHint.ratioToSink * 100).toFixed(1)}% of sink, peak RSS ${bare.peakRssMB} MB, consume ${bare.cpuSecPerMillion} CPU s per million | |
-| end-to-end latency at ${rate} events/s, ${LATENCY_SECONDS}s after ${WARMUP}s of warm-up | p50 ${window.p50} ms, p99 ${window.p99} ms (whole run incl. warm-up: p99 ${ls.latencyMs.p99} ms, max ${ls.latencyMs.max} ms) | p99 ≤ 250 ms ${ok(result.targets["p99 <= 250 ms"])} |
+| end-to-end latency at ${rate} events/s, ${LATENCY_SECONDS}s after ${WARMUP}s of warm-up | p50 ${window.p50} ms, p99 ${window.p99} ms (whole run incl. warm-up: p99 ${ls.p99} ms, max ${ls.max} ms) | p99 ≤ 250 ms ${ok(result.targets["p99 <= 250 ms"])} |
 | the same window by second: while Cassandra compacted the table / not | ${secondsLine(byCompaction.compacting)} / ${secondsLine(byCompaction.notCompacting)} | |
 
 ${result.machine.cores} cores (${result.machine.cpu}), Kafka ${kafkaVersion}, Cassandra ${cassandraVersion}, Bun ${Bun.version}; ${N} events, ${USERS} users, 3 partitions, Avro; the throughput phases' tables do not compact, the latency phase's does.

@@ -37,3 +37,30 @@ test("bun run bench --events 3000 runs every phase and writes its JSON report", 
   expect(compacting.count + notCompacting.count).toBeLessThanOrEqual(r.latency.events);
   expect(r.versions).toMatchObject({ kafka: "4.1.2", cassandra: expect.stringMatching(/^5\.0\./) });
 }, 180_000);
+
+
+test("bun run bench --sweep runs the latency phase at each rate, ascending then descending, and reports each run", async () => {
+  await requireStack();
+  const p = Bun.spawn(["bun", "scripts/bench.ts", "--sweep", "200,400", "--rounds", "2", "--latency-seconds", "2", "--warmup-seconds", "1"],
+    { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  const timer = setTimeout(() => p.kill("SIGKILL"), 170_000);
+  const [out, err] = [await new Response(p.stdout).text(), await new Response(p.stderr).text()];
+  clearTimeout(timer);
+  expect(await p.exited, err).toBe(0);
+  expect(out).toMatch(/^\| 200 \| .* \| \d of 2 \|$/m);
+  expect(out).toMatch(/^\| 400 \| .* \| \d of 2 \|$/m);
+  const r = JSON.parse(readFileSync(/JSON: (\S+)/.exec(out)![1]!, "utf8"));
+  expect(r.runs.map((x: { rate: number }) => x.rate)).toEqual([200, 400, 400, 200]);
+  for (const x of r.runs) {
+    expect(x.window.count).toBeGreaterThan(0);
+    expect(x.window.over250msPct).toBeGreaterThanOrEqual(0);
+    expect(x.byCompaction.compacting.seconds + x.byCompaction.notCompacting.seconds).toBeGreaterThanOrEqual(1);
+  }
+  expect(r.settings.compaction).toMatch(/^on/);
+}, 180_000);
+
+test("bun run bench --sweep refuses a rate that is not a number of events per second", () => {
+  const p = Bun.spawnSync(["bun", "scripts/bench.ts", "--sweep", "20k"], { cwd: ROOT });
+  expect(p.exitCode).toBe(2);
+  expect(p.stderr.toString()).toContain('--sweep takes rates in events/s');
+});
