@@ -29,6 +29,7 @@ test("bun run bench --events 3000 runs every phase and writes its JSON report", 
   expect(r.separateCores.pipeline.eventsPerSec).toBeGreaterThan(0);
   expect(r.latency.events).toBeGreaterThan(0);
   expect(r.latency.p99Ms).toBeGreaterThan(0);
+  expect(r.latency.over250msPct).toBeGreaterThanOrEqual(0);
   expect(r.settings.compaction).toMatch(/^off in the throughput phases/);
   // The window by second, split by whether Cassandra was compacting: every second lands in one of the two.
   const { compacting, notCompacting } = r.latency.byCompaction;
