@@ -240,7 +240,9 @@ function quantiles(before: Map<number, number>, after: Map<number, number>, maxM
 const summaryOf = (r: ProcResult) => r.lines.find((l) => l.msg === "summary") as Record<string, any>;
 
 const WARMUP = Number(opt["warmup-seconds"]);
-const STATUS = "http://127.0.0.1:9470";
+/** The latency phase's consumer serves its status here: the bench reads its histogram and lag from it. */
+const LATENCY_STATUS_ADDR = "127.0.0.1:9470";
+const STATUS = `http://${LATENCY_STATUS_ADDR}`;
 
 /**
  * Latency under steady load: `events simulate` at `rate` into `topic` for a warm-up and the measured window,
@@ -253,7 +255,7 @@ async function latencyAt(rate: number, keyspace: string, topic: string) {
   say(`latency: simulate at ${rate} events/s for ${WARMUP}s of warm-up and ${LATENCY_SECONDS}s measured, while consuming`);
   let windowBuckets: { before: Map<number, number>; after: Map<number, number> } | undefined;
   const seconds: { compacting: boolean; buckets: Map<number, number> }[] = [];
-  const lat = await events(["consume", "--exit-when-idle", "3s", "--status-addr", STATUS.replace("http://", "")],
+  const lat = await events(["consume", "--exit-when-idle", "3s", "--status-addr", LATENCY_STATUS_ADDR],
     { KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `bench-lat-${topic}`, CASSANDRA_KEYSPACE: keyspace, ...DEPLOYED_ENV }, async () => {
       await until(async () => (await fetch(`${STATUS}/readyz`).catch(() => null))?.status === 200, 60_000);
       const producing = events(["simulate", "--topic", topic, "--rate", String(rate), "--duration", `${WARMUP + LATENCY_SECONDS}s`,
@@ -292,6 +294,15 @@ async function versions() {
   return { cassandraVersion, kafkaVersion };
 }
 
+/** A report as JSON under the git-ignored .out/bench/, named for its date (`:` is not welcome in file names); its path. */
+function writeReport(name: string, result: object): string {
+  const out = join(ROOT, ".out/bench");
+  mkdirSync(out, { recursive: true });
+  const file = join(out, `${name.replaceAll(":", "-")}.json`);
+  writeFileSync(file, JSON.stringify(result, null, 2));
+  return file;
+}
+
 const machine = () => ({ cores: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30) });
 
 /** `--sweep`: the latency phase alone at each rate, `--rounds` times; a table and JSON under .out/bench/. */
@@ -320,10 +331,7 @@ async function sweep(rates: number[], admin: ReturnType<Kafka["admin"]>): Promis
     settings: { rates, rounds, users: USERS, warmupSec: WARMUP, latencySeconds: LATENCY_SECONDS, env: DEPLOYED_ENV, compaction: "on (as in real use)" },
     runs,
   };
-  const out = join(ROOT, ".out/bench");
-  mkdirSync(out, { recursive: true });
-  const file = join(out, `sweep-${result.date.replaceAll(":", "-")}.json`);
-  writeFileSync(file, JSON.stringify(result, null, 2));
+  const file = writeReport(`sweep-${result.date}`, result);
   const rows = rates.map((rate) => {
     const these = runs.filter((r) => r.rate === rate);
     const met = these.filter((r) => r.window.p99 <= 250).length;
@@ -341,7 +349,6 @@ JSON: ${file}`);
 
 const secondsLine = (x: { seconds: number; p50: number; p99: number; count: number }) =>
   x.seconds === 0 ? "0 s" : `${x.seconds} s, ${x.count} events: p50 ${x.p50} ms, p99 ${x.p99} ms`;
-
 
 async function main(): Promise<void> {
   if ((await stack(["up"])) !== 0) throw new Error("the local stack did not come up");
@@ -596,10 +603,7 @@ async function main(): Promise<void> {
     },
   };
 
-  const out = join(ROOT, ".out/bench");
-  mkdirSync(out, { recursive: true });
-  const file = join(out, `${result.date.replaceAll(":", "-")}.json`);
-  writeFileSync(file, JSON.stringify(result, null, 2));
+  const file = writeReport(result.date, result);
   const ok = (b: boolean) => (b ? "✓" : "✗");
   console.log(`
 | measure | value | target |
