@@ -24,7 +24,7 @@
  * Each round runs the rates in turn, ascending, then descending in the next round (so that a drift of the
  * shared machine's speed is not read as an effect of the rate), each in a fresh topic and keyspace.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -261,13 +261,15 @@ const STATUS = `http://${LATENCY_STATUS_ADDR}`;
  * while a caught-up `dist/events consume` (as deployed) writes into `keyspace`, whose table compacts as in
  * real use. Read from the consumer's end-to-end histogram (the difference of two scrapes), as Prometheus'
  * histogram_quantile would; and the same window second by second, split into the seconds in which Cassandra
- * was compacting the table and the others (on two shared cores a compaction takes one of them).
+ * was compacting the table and the others (on two shared cores a compaction takes one of them), and
+ * Cassandra's GC pauses in the window, from its log.
  */
 async function latencyAt(rate: number, keyspace: string, topic: string) {
   say(`latency: simulate at ${rate} events/s for ${WARMUP}s of warm-up${COMPACTION_WAIT > 0 ? ` and until the table's first compaction has finished (at most ${COMPACTION_WAIT}s more)` : ""}, then ${LATENCY_SECONDS}s measured, while consuming`);
   let windowBuckets: { before: Map<number, number>; after: Map<number, number> } | undefined;
   const seconds: { compacting: boolean; buckets: Map<number, number> }[] = [];
   let firstCompaction = { finished: false, afterSec: 0 };
+  const windowAt = { from: 0, to: 0 }; // epoch ms, to match the GC log's clock
   const lat = await events(["consume", "--exit-when-idle", "3s", "--status-addr", LATENCY_STATUS_ADDR],
     { KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `bench-lat-${topic}`, CASSANDRA_KEYSPACE: keyspace, ...DEPLOYED_ENV }, async () => {
       await until(async () => (await fetch(`${STATUS}/readyz`).catch(() => null))?.status === 200, 60_000);
@@ -283,6 +285,7 @@ async function latencyAt(rate: number, keyspace: string, topic: string) {
         say(firstCompaction.finished ? `latency: the table's first compaction finished ${firstCompaction.afterSec}s in; measuring`
           : `latency: no compaction of the table finished within ${firstCompaction.afterSec}s; measuring anyway`);
       }
+      windowAt.from = Date.now();
       const before = await latencyBuckets(STATUS);
       let last = { buckets: before, compacting: await compacting(keyspace) };
       for (let s = 0; s < LATENCY_SECONDS; s++) {
@@ -291,6 +294,7 @@ async function latencyAt(rate: number, keyspace: string, topic: string) {
         seconds.push({ compacting: last.compacting || now.compacting, buckets: minus(now.buckets, last.buckets) });
         last = now;
       }
+      windowAt.to = Date.now();
       windowDone();
       await producing;
       await until(async () => {
@@ -306,8 +310,39 @@ async function latencyAt(rate: number, keyspace: string, topic: string) {
     const these = seconds.filter((x) => x.compacting === c);
     return { seconds: these.length, ...quantiles(new Map(), these.reduce((a, x) => plus(a, x.buckets), new Map<number, number>()), wholeRun.max) };
   };
-  return { window, byCompaction: { compacting: split(true), notCompacting: split(false) }, wholeRun, firstCompaction };
+  const cassandraGc = gcPauses(windowAt.from, windowAt.to);
+  return { window, byCompaction: { compacting: split(true), notCompacting: split(false) }, wholeRun, firstCompaction, cassandraGc };
 }
+
+/**
+ * Cassandra's GC pauses between two instants (epoch ms), from the local stack's GC log (stack/cassandra/jvm.options
+ * writes it; each line is stamped when its pause ended). Every pause stops Cassandra's writes, so it is part of the
+ * end-to-end latency; mixed pauses come in bursts after a concurrent cycle of the old generation.
+ */
+function gcPauses(from: number, to: number) {
+  const dir = join(ROOT, ".stack/logs");
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => /^gc\.log(\.\d+)?$/.test(f)) : [];
+  if (files.length === 0) return { unavailable: `no GC log in ${dir} (a Cassandra not started by scripts/stack.ts?)` };
+  let pauses = 0, mixed = 0, totalMs = 0, maxMs = 0;
+  for (const f of files) {
+    for (const line of readFileSync(join(dir, f), "utf8").split("\n")) {
+      const m = /^\[([^\]]+)\].* Pause (.+) ([\d.]+)ms$/.exec(line);
+      const at = m ? Date.parse(m[1]!) : NaN;
+      if (!m || !(at >= from && at <= to)) continue;
+      const ms = Number(m[3]);
+      pauses++;
+      totalMs += ms;
+      maxMs = Math.max(maxMs, ms);
+      if (m[2]!.includes("(Mixed)")) mixed++;
+    }
+  }
+  const secs = (to - from) / 1000;
+  return { pauses, mixed, perSec: Number((pauses / secs).toFixed(2)), meanMs: pauses ? Math.round(totalMs / pauses) : 0,
+    maxMs: Math.round(maxMs), stoppedPct: Number(((totalMs / 10) / secs).toFixed(1)) };
+}
+
+const gcLine = (g: ReturnType<typeof gcPauses>) =>
+  "unavailable" in g ? (g.unavailable ?? "") : `${g.pauses} pauses (${g.perSec}/s, ${g.mixed} mixed), mean ${g.meanMs} ms, longest ${g.maxMs} ms: stopped ${g.stoppedPct} % of the window`;
 
 /** Waits until a compaction of the keyspace's table has been seen and then none runs, or `capSec` have passed
  *  (one of these tables' compactions takes 5 s or more: `until`'s polling sees it; on a cold Cassandra that fell
@@ -344,7 +379,7 @@ const machine = () => ({ cores: cpus().length, cpu: cpus()[0]?.model, memoryGiB:
 async function sweep(rates: number[], admin: ReturnType<Kafka["admin"]>): Promise<void> {
   const rounds = Number(opt.rounds);
   type Latency = Awaited<ReturnType<typeof latencyAt>>;
-  const runs: { round: number; rate: number; window: Latency["window"]; byCompaction: Latency["byCompaction"]; firstCompaction: Latency["firstCompaction"] }[] = [];
+  const runs: { round: number; rate: number; window: Latency["window"]; byCompaction: Latency["byCompaction"]; firstCompaction: Latency["firstCompaction"]; cassandraGc: Latency["cassandraGc"] }[] = [];
   for (let round = 1; round <= rounds; round++) {
     for (const rate of round % 2 ? rates : [...rates].reverse()) {
       const id = `${run}_${runs.length}`;
@@ -353,9 +388,9 @@ async function sweep(rates: number[], admin: ReturnType<Kafka["admin"]>): Promis
       await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true });
       await events(["migrate", "--keyspace", keyspace, "--log-level", "warn"]);
       await quiet();
-      const { window, byCompaction, firstCompaction } = await latencyAt(rate, keyspace, topic);
+      const { window, byCompaction, firstCompaction, cassandraGc } = await latencyAt(rate, keyspace, topic);
       say(`round ${round}, ${rate} events/s: p50 ${window.p50} ms, p99 ${window.p99} ms, ${window.over250msPct} % over 250 ms`);
-      runs.push({ round, rate, window, byCompaction, firstCompaction });
+      runs.push({ round, rate, window, byCompaction, firstCompaction, cassandraGc });
       await drop(keyspace);
       if (!opt.keep) await admin.deleteTopics({ topics: [topic] }).catch(() => {});
     }
@@ -612,7 +647,7 @@ async function main(): Promise<void> {
 
   // 4. Latency under steady load (default: half the pipeline's throughput).
   const rate = opt.rate ? Number(opt.rate) : Math.max(100, Math.round(pipeRate / 2));
-  const { window, byCompaction, wholeRun: ls, firstCompaction } = await latencyAt(rate, ks.latency, latencyTopic);
+  const { window, byCompaction, wholeRun: ls, firstCompaction, cassandraGc } = await latencyAt(rate, ks.latency, latencyTopic);
 
   const { cassandraVersion, kafkaVersion } = await versions();
 
@@ -631,7 +666,7 @@ async function main(): Promise<void> {
     readAlone: { ...floor, extraCpuSecPerMillion: Number(extra.toFixed(1)), sinkCpuSecPerMillion: Number(sinkCpuMean.toFixed(1)), ratioBoundSharedCores: bound },
     separateCores: separate,
     latency: { rate, warmupSec: WARMUP, compactionWaitSec: COMPACTION_WAIT, firstCompaction, seconds: LATENCY_SECONDS, events: window.count, p50Ms: window.p50, p99Ms: window.p99, over250msPct: window.over250msPct,
-      maxMsWholeRun: ls.max, p99MsWholeRun: ls.p99, byCompaction },
+      maxMsWholeRun: ls.max, p99MsWholeRun: ls.p99, byCompaction, cassandraGc },
     targets: {
       "pipeline >= 90% of sink": pipeRate >= 0.9 * sinkRate,
       "peak RSS <= 150 MB": pipe.peakRssMB <= 150,
@@ -654,6 +689,7 @@ async function main(): Promise<void> {
 | pipeline without that environment ("events consume" run by hand) | ${bare.eventsPerSec} events/s = ${(result.pipelineWithoutHeapHint.ratioToSink * 100).toFixed(1)}% of sink, peak RSS ${bare.peakRssMB} MB, consume ${bare.cpuSecPerMillion} CPU s per million | |
 | end-to-end latency at ${rate} events/s, ${LATENCY_SECONDS}s after ${WARMUP}s of warm-up${COMPACTION_WAIT === 0 ? "" : firstCompaction.finished ? ` and the table's first compaction (done ${firstCompaction.afterSec}s in)` : ` (no compaction had finished within ${firstCompaction.afterSec}s)`} | p50 ${window.p50} ms, p99 ${window.p99} ms, ${window.over250msPct} % of events over 250 ms (whole run incl. warm-up: p99 ${ls.p99} ms, max ${ls.max} ms) | p99 ≤ 250 ms ${ok(result.targets["p99 <= 250 ms"])} |
 | the same window by second: while Cassandra compacted the table / not | ${secondsLine(byCompaction.compacting)} / ${secondsLine(byCompaction.notCompacting)} | |
+| Cassandra's GC in the same window (.stack/logs/gc.log) | ${gcLine(cassandraGc)} | |
 
 ${result.machine.cores} cores (${result.machine.cpu}), Kafka ${kafkaVersion}, Cassandra ${cassandraVersion}, Bun ${Bun.version}; ${N} events, ${USERS} users, 3 partitions, Avro; the throughput phases' tables do not compact, the latency phase's does.
 JSON: ${file}`);
