@@ -26,7 +26,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import cassandra from "cassandra-driver";
 import { Kafka, logLevel } from "kafkajs";
@@ -41,7 +41,7 @@ import { kafkaClient } from "../src/kafka.ts";
 import { setLogLevel } from "../src/log.ts";
 import { KafkaSource } from "../src/source.ts";
 import { toEvent } from "../src/transform.ts";
-import { stack } from "./stack.ts";
+import { stack, stackPaths } from "./stack.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BIN = join(ROOT, "dist/events");
@@ -86,11 +86,14 @@ interface ProcResult {
   wallSec: number;
 }
 
-/** CPU seconds used so far by the local Kafka and Cassandra (their pids from the stack script). */
+/** The pid of the local stack's `kafka` or `cassandra`, as the stack script recorded it. */
+const stackPid = (name: string) => readFileSync(stackPaths.pid(name), "utf8").trim();
+
+/** CPU seconds used so far by the local Kafka and Cassandra. */
 function stackCpu(): { kafka: number; cassandra: number } {
   const cpu = (name: string) => {
     try {
-      const pid = readFileSync(join(ROOT, `.stack/run/${name}.pid`), "utf8").trim();
+      const pid = stackPid(name);
       const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
       return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 1/100 s
     } catch {
@@ -320,7 +323,7 @@ async function latencyAt(rate: number, keyspace: string, topic: string) {
  * end-to-end latency; mixed pauses come in bursts after a concurrent cycle of the old generation.
  */
 function gcPauses(from: number, to: number) {
-  const dir = join(ROOT, ".stack/logs");
+  const dir = dirname(stackPaths.log("gc")); // gc.log and, once rotated, gc.log.0 and gc.log.1
   const files = existsSync(dir) ? readdirSync(dir).filter((f) => /^gc\.log(\.\d+)?$/.test(f)) : [];
   if (files.length === 0) return { unavailable: `no GC log in ${dir} (a Cassandra not started by scripts/stack.ts?)` };
   let pauses = 0, mixed = 0, totalMs = 0, maxMs = 0;
@@ -342,7 +345,7 @@ function gcPauses(from: number, to: number) {
 }
 
 const gcLine = (g: ReturnType<typeof gcPauses>) =>
-  "unavailable" in g ? (g.unavailable ?? "") : `${g.pauses} pauses (${g.perSec}/s, ${g.mixed} mixed), mean ${g.meanMs} ms, longest ${g.maxMs} ms: stopped ${g.stoppedPct} % of the window`;
+  "unavailable" in g ? g.unavailable : `${g.pauses} pauses (${g.perSec}/s, ${g.mixed} mixed), mean ${g.meanMs} ms, longest ${g.maxMs} ms: stopped ${g.stoppedPct} % of the window`;
 
 /** Waits until a compaction of the keyspace's table has been seen and then none runs, or `capSec` have passed
  *  (one of these tables' compactions takes 5 s or more: `until`'s polling sees it; on a cold Cassandra that fell
@@ -378,8 +381,7 @@ const machine = () => ({ cores: cpus().length, cpu: cpus()[0]?.model, memoryGiB:
 /** `--sweep`: the latency phase alone at each rate, `--rounds` times; a table and JSON under .out/bench/. */
 async function sweep(rates: number[], admin: ReturnType<Kafka["admin"]>): Promise<void> {
   const rounds = Number(opt.rounds);
-  type Latency = Awaited<ReturnType<typeof latencyAt>>;
-  const runs: { round: number; rate: number; window: Latency["window"]; byCompaction: Latency["byCompaction"]; firstCompaction: Latency["firstCompaction"]; cassandraGc: Latency["cassandraGc"] }[] = [];
+  const runs: ({ round: number; rate: number } & Omit<Awaited<ReturnType<typeof latencyAt>>, "wholeRun">)[] = [];
   for (let round = 1; round <= rounds; round++) {
     for (const rate of round % 2 ? rates : [...rates].reverse()) {
       const id = `${run}_${runs.length}`;
@@ -388,9 +390,10 @@ async function sweep(rates: number[], admin: ReturnType<Kafka["admin"]>): Promis
       await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true });
       await events(["migrate", "--keyspace", keyspace, "--log-level", "warn"]);
       await quiet();
-      const { window, byCompaction, firstCompaction, cassandraGc } = await latencyAt(rate, keyspace, topic);
+      const { wholeRun: _, ...measured } = await latencyAt(rate, keyspace, topic);
+      const { window } = measured;
       say(`round ${round}, ${rate} events/s: p50 ${window.p50} ms, p99 ${window.p99} ms, ${window.over250msPct} % over 250 ms`);
-      runs.push({ round, rate, window, byCompaction, firstCompaction, cassandraGc });
+      runs.push({ round, rate, ...measured });
       await drop(keyspace);
       if (!opt.keep) await admin.deleteTopics({ topics: [topic] }).catch(() => {});
     }
@@ -542,22 +545,21 @@ async function main(): Promise<void> {
     if (n < 2 || !Bun.which("taskset")) return { skipped: n < 2 ? "one core" : "no taskset on this machine" };
     const all = `0-${n - 1}`;
     const rest = n === 2 ? "1" : `1-${n - 1}`;
-    const pid = (name: string) => readFileSync(join(ROOT, `.stack/run/${name}.pid`), "utf8").trim();
     const pin = (p: string, cores: string) => {
       const r = Bun.spawnSync(["taskset", "-a", "-p", "-c", cores, p], { stdout: "ignore", stderr: "pipe" });
       if (r.exitCode !== 0) throw new Error(`taskset -a -p -c ${cores} ${p}: ${r.stderr.toString().trim()}`);
     };
     say(`separate cores: Cassandra on CPU 0; the bench, the consumer and Kafka on CPU ${rest}`);
     try {
-      pin(pid("cassandra"), "0");
-      pin(pid("kafka"), rest);
+      pin(stackPid("cassandra"), "0");
+      pin(stackPid("kafka"), rest);
       pin(String(process.pid), rest); // the consumer, a child, inherits it
       const sink = await sinkCeiling(ks.sepSink);
       const pipe = await drain(ks.sepPipe, DEPLOYED_ENV);
       say(`separate cores: sink ${sink.eventsPerSec}, pipeline ${pipe.eventsPerSec} events/s`);
       return { cassandraCores: "0", otherCores: rest, sink, pipeline: pipe, ratioToSink: Number((pipe.eventsPerSec / sink.eventsPerSec).toFixed(3)) };
     } finally {
-      for (const p of [pid("cassandra"), pid("kafka"), String(process.pid)]) pin(p, all);
+      for (const p of [stackPid("cassandra"), stackPid("kafka"), String(process.pid)]) pin(p, all);
     }
   }
 

@@ -386,4 +386,4 @@ if (import.meta.main) {
   );
 }
 
-export { main as stack, timerSlack };
+export { main as stack, paths as stackPaths, timerSlack };

@@ -34,6 +34,8 @@ test("bun run bench --events 3000 runs every phase and writes its JSON report", 
   // 300 events/s never fill a memtable: the wait for the table's first compaction gives up after its 1 s.
   expect(r.latency.firstCompaction).toMatchObject({ finished: false });
   expect(r.latency.compactionWaitSec).toBe(1);
+  // The local stack's Cassandra logs its GC: the window's pauses are counted from that log.
+  expect(r.latency.cassandraGc).toMatchObject({ pauses: expect.any(Number), stoppedPct: expect.any(Number) });
   expect(r.settings.compaction).toMatch(/^off in the throughput phases/);
   // The window by second, split by whether Cassandra was compacting: every second lands in one of the two.
   const { compacting, notCompacting } = r.latency.byCompaction;
