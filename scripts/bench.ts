@@ -89,13 +89,16 @@ interface ProcResult {
 /** The pid of the local stack's `kafka` or `cassandra`, as the stack script recorded it. */
 const stackPid = (name: string) => readFileSync(stackPaths.pid(name), "utf8").trim();
 
+/** Linux's clock ticks per second in /proc (USER_HZ): 100 on every architecture Bun runs on. */
+const CLOCK_TICKS = 100;
+
 /** CPU seconds used so far by the local Kafka and Cassandra. */
 function stackCpu(): { kafka: number; cassandra: number } {
   const cpu = (name: string) => {
     try {
       const pid = stackPid(name);
       const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-      return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+      return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS; // utime + stime
     } catch {
       return Number.NaN;
     }
@@ -213,6 +216,20 @@ async function compacting(keyspace: string): Promise<boolean> {
   return tasks.rows.some((t) => t.keyspace_name === keyspace && String(t.kind).toLowerCase() === "compaction");
 }
 
+/**
+ * A second of the latency window counts as saturated when the machine had less than this much CPU idle in
+ * it (in cores): then whatever Cassandra, the consumer, Kafka and the simulator ask for waits its turn.
+ */
+const SATURATED_IDLE_CORES = 0.15;
+
+/** The machine's idle CPU time so far (idle and iowait, all cores), in seconds, and when it was read. */
+function idleTicks(): { sec: number; at: number } {
+  const cpu = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return { sec: ((cpu[3] ?? 0) + (cpu[4] ?? 0)) / CLOCK_TICKS, at: performance.now() };
+}
+const idleCores = (a: { sec: number; at: number }, b: { sec: number; at: number }) =>
+  Number(((b.sec - a.sec) / Math.max(0.001, (b.at - a.at) / 1000)).toFixed(2));
+
 /** Bucket counts a − b, and a + b. */
 const minus = (a: Map<number, number>, b: Map<number, number>) => new Map([...a].map(([k, v]) => [k, v - (b.get(k) ?? 0)]));
 const plus = (a: Map<number, number>, b: Map<number, number>) => new Map([...b].map(([k, v]) => [k, v + (a.get(k) ?? 0)]));
@@ -270,7 +287,7 @@ const STATUS = `http://${LATENCY_STATUS_ADDR}`;
 async function latencyAt(rate: number, keyspace: string, topic: string) {
   say(`latency: simulate at ${rate} events/s for ${WARMUP}s of warm-up${COMPACTION_WAIT > 0 ? ` and until the table's first compaction has finished (at most ${COMPACTION_WAIT}s more)` : ""}, then ${LATENCY_SECONDS}s measured, while consuming`);
   let windowBuckets: { before: Map<number, number>; after: Map<number, number> } | undefined;
-  const seconds: { compacting: boolean; buckets: Map<number, number> }[] = [];
+  const seconds: { compacting: boolean; idleCores: number; buckets: Map<number, number> }[] = [];
   let firstCompaction = { finished: false, afterSec: 0 };
   const windowAt = { from: 0, to: 0 }; // epoch ms, to match the GC log's clock
   const lat = await events(["consume", "--exit-when-idle", "3s", "--status-addr", LATENCY_STATUS_ADDR],
@@ -290,11 +307,11 @@ async function latencyAt(rate: number, keyspace: string, topic: string) {
       }
       windowAt.from = Date.now();
       const before = await latencyBuckets(STATUS);
-      let last = { buckets: before, compacting: await compacting(keyspace) };
+      let last = { buckets: before, compacting: await compacting(keyspace), idle: idleTicks() };
       for (let s = 0; s < LATENCY_SECONDS; s++) {
         await Bun.sleep(1000);
-        const now = { buckets: await latencyBuckets(STATUS), compacting: await compacting(keyspace) };
-        seconds.push({ compacting: last.compacting || now.compacting, buckets: minus(now.buckets, last.buckets) });
+        const now = { buckets: await latencyBuckets(STATUS), compacting: await compacting(keyspace), idle: idleTicks() };
+        seconds.push({ compacting: last.compacting || now.compacting, idleCores: idleCores(last.idle, now.idle), buckets: minus(now.buckets, last.buckets) });
         last = now;
       }
       windowAt.to = Date.now();
@@ -309,12 +326,17 @@ async function latencyAt(rate: number, keyspace: string, topic: string) {
   const wholeRun = summaryOf(lat).latencyMs as { p99: number; max: number };
   if (!windowBuckets) throw new Error("no latency window was measured");
   const window = quantiles(windowBuckets.before, windowBuckets.after, wholeRun.max);
-  const split = (c: boolean) => {
-    const these = seconds.filter((x) => x.compacting === c);
+  const split = (which: (x: (typeof seconds)[number]) => boolean) => {
+    const these = seconds.filter(which);
     return { seconds: these.length, ...quantiles(new Map(), these.reduce((a, x) => plus(a, x.buckets), new Map<number, number>()), wholeRun.max) };
   };
+  const saturated = (x: (typeof seconds)[number]) => x.idleCores < SATURATED_IDLE_CORES;
+  const byIdleCpu = {
+    saturated: split(saturated), notSaturated: split((x) => !saturated(x)), saturatedBelowCores: SATURATED_IDLE_CORES,
+    meanIdleCores: Number((seconds.reduce((a, x) => a + x.idleCores, 0) / Math.max(1, seconds.length)).toFixed(2)),
+  };
   const cassandraGc = gcPauses(windowAt.from, windowAt.to);
-  return { window, byCompaction: { compacting: split(true), notCompacting: split(false) }, wholeRun, firstCompaction, cassandraGc };
+  return { window, byCompaction: { compacting: split((x) => x.compacting), notCompacting: split((x) => !x.compacting) }, byIdleCpu, wholeRun, firstCompaction, cassandraGc };
 }
 
 /**
@@ -409,11 +431,11 @@ async function sweep(rates: number[], admin: ReturnType<Kafka["admin"]>): Promis
   const rows = rates.map((rate) => {
     const these = runs.filter((r) => r.rate === rate);
     const met = these.filter((r) => r.window.p99 <= 250).length;
-    const each = these.map((r) => `${r.window.p99} (${r.window.over250msPct} %; ${r.byCompaction.compacting.seconds} s compacting)`).join(", ");
+    const each = these.map((r) => `${r.window.p99} (${r.window.over250msPct} %; ${r.byCompaction.compacting.seconds} s compacting; ${r.byIdleCpu.saturated.seconds} s saturated, p99 ${r.byIdleCpu.saturated.seconds ? r.byIdleCpu.saturated.p99 : "-"} / ${r.byIdleCpu.notSaturated.seconds ? r.byIdleCpu.notSaturated.p99 : "-"} ms)`).join(", ");
     return `| ${rate} | ${these.map((r) => r.window.p50).join(", ")} | ${each} | ${met} of ${these.length} |`;
   });
   console.log(`
-| events/s | p50, ms | p99, ms (share over 250 ms; seconds of the window Cassandra was compacting) | p99 ≤ 250 ms |
+| events/s | p50, ms | p99, ms (share over 250 ms; seconds of the window Cassandra was compacting; seconds the machine was saturated, and the p99 in those seconds / in the others) | p99 ≤ 250 ms |
 | --- | --- | --- | --- |
 ${rows.join("\n")}
 
@@ -649,7 +671,7 @@ async function main(): Promise<void> {
 
   // 4. Latency under steady load (default: half the pipeline's throughput).
   const rate = opt.rate ? Number(opt.rate) : Math.max(100, Math.round(pipeRate / 2));
-  const { window, byCompaction, wholeRun: ls, firstCompaction, cassandraGc } = await latencyAt(rate, ks.latency, latencyTopic);
+  const { window, byCompaction, byIdleCpu, wholeRun: ls, firstCompaction, cassandraGc } = await latencyAt(rate, ks.latency, latencyTopic);
 
   const { cassandraVersion, kafkaVersion } = await versions();
 
@@ -668,7 +690,7 @@ async function main(): Promise<void> {
     readAlone: { ...floor, extraCpuSecPerMillion: Number(extra.toFixed(1)), sinkCpuSecPerMillion: Number(sinkCpuMean.toFixed(1)), ratioBoundSharedCores: bound },
     separateCores: separate,
     latency: { rate, warmupSec: WARMUP, compactionWaitSec: COMPACTION_WAIT, firstCompaction, seconds: LATENCY_SECONDS, events: window.count, p50Ms: window.p50, p99Ms: window.p99, over250msPct: window.over250msPct,
-      maxMsWholeRun: ls.max, p99MsWholeRun: ls.p99, byCompaction, cassandraGc },
+      maxMsWholeRun: ls.max, p99MsWholeRun: ls.p99, byCompaction, byIdleCpu, cassandraGc },
     targets: {
       "pipeline >= 90% of sink": pipeRate >= 0.9 * sinkRate,
       "peak RSS <= 150 MB": pipe.peakRssMB <= 150,
@@ -691,6 +713,7 @@ async function main(): Promise<void> {
 | pipeline without that environment ("events consume" run by hand) | ${bare.eventsPerSec} events/s = ${(result.pipelineWithoutHeapHint.ratioToSink * 100).toFixed(1)}% of sink, peak RSS ${bare.peakRssMB} MB, consume ${bare.cpuSecPerMillion} CPU s per million | |
 | end-to-end latency at ${rate} events/s, ${LATENCY_SECONDS}s after ${WARMUP}s of warm-up${COMPACTION_WAIT === 0 ? "" : firstCompaction.finished ? ` and the table's first compaction (done ${firstCompaction.afterSec}s in)` : ` (no compaction had finished within ${firstCompaction.afterSec}s)`} | p50 ${window.p50} ms, p99 ${window.p99} ms, ${window.over250msPct} % of events over 250 ms (whole run incl. warm-up: p99 ${ls.p99} ms, max ${ls.max} ms) | p99 ≤ 250 ms ${ok(result.targets["p99 <= 250 ms"])} |
 | the same window by second: while Cassandra compacted the table / not | ${secondsLine(byCompaction.compacting)} / ${secondsLine(byCompaction.notCompacting)} | |
+| the same window by second: with the machine saturated (under ${byIdleCpu.saturatedBelowCores} of a core idle) / not | ${secondsLine(byIdleCpu.saturated)} / ${secondsLine(byIdleCpu.notSaturated)}; ${byIdleCpu.meanIdleCores} cores idle on average | |
 | Cassandra's GC in the same window (.stack/logs/gc.log) | ${gcLine(cassandraGc)} | |
 
 ${result.machine.cores} cores (${result.machine.cpu}), Kafka ${kafkaVersion}, Cassandra ${cassandraVersion}, Bun ${Bun.version}; ${N} events, ${USERS} users, 3 partitions, Avro; the throughput phases' tables do not compact, the latency phase's does.

@@ -42,6 +42,11 @@ test("bun run bench --events 3000 runs every phase and writes its JSON report", 
   expect(compacting.seconds + notCompacting.seconds).toBeGreaterThanOrEqual(2);
   expect(compacting.count + notCompacting.count).toBeGreaterThan(0);
   expect(compacting.count + notCompacting.count).toBeLessThanOrEqual(r.latency.events);
+  // The same seconds split by the machine's idle CPU: every second falls on one side.
+  const { saturated, notSaturated, meanIdleCores } = r.latency.byIdleCpu;
+  expect(saturated.seconds + notSaturated.seconds).toBe(compacting.seconds + notCompacting.seconds);
+  expect(saturated.count + notSaturated.count).toBe(compacting.count + notCompacting.count);
+  expect(meanIdleCores).toBeGreaterThanOrEqual(0);
   expect(r.versions).toMatchObject({ kafka: "4.1.2", cassandra: expect.stringMatching(/^5\.0\./) });
 }, 180_000);
 
