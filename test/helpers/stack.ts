@@ -9,6 +9,13 @@ import cassandra from "cassandra-driver";
 import { Kafka, logLevel } from "kafkajs";
 
 export const ROOT = resolve(import.meta.dir, "../..");
+
+/**
+ * For beforeAll/afterAll hooks that talk to the stack: hooks do not take bunfig.toml's test timeout (they default to
+ * 5 s), and on a slow machine dropping a test's keyspaces and topics took longer. A hook that times out also has its
+ * file's child processes killed, a Kafka the file restarted among them, and every later file failed for it.
+ */
+export const HOOK_TIMEOUT = 120_000;
 export const BROKERS = ["127.0.0.1:9092"];
 export const CONTACT_POINTS = ["127.0.0.1:9042"];
 

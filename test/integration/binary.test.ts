@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { cassandraClient, freshKeyspace, requireStack, runEvents } from "../helpers/stack.ts";
+import { cassandraClient, freshKeyspace, requireStack, runEvents, HOOK_TIMEOUT } from "../helpers/stack.ts";
 
 const keyspace = freshKeyspace("it_bin");
-beforeAll(requireStack);
+beforeAll(requireStack, HOOK_TIMEOUT);
 afterAll(async () => {
   const c = cassandraClient();
   await c.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
   await c.shutdown();
-});
+}, HOOK_TIMEOUT);
 
 test("the compiled binary prints usage with every command", () => {
   const r = runEvents("binary", ["--help"]);

@@ -6,13 +6,13 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { encode } from "../../src/decode.ts";
 import { bucketDate } from "../../src/transform.ts";
 import { asAvro, consumeAll, header, isolatedPipeline, makeEvents, produce, readRows, readTopic, type Row, summary, type TestEvent } from "../helpers/events.ts";
-import { kafka, requireStack } from "../helpers/stack.ts";
+import { kafka, requireStack, HOOK_TIMEOUT } from "../helpers/stack.ts";
 
-beforeAll(requireStack);
+beforeAll(requireStack, HOOK_TIMEOUT);
 const drops: (() => Promise<void>)[] = [];
 afterAll(async () => {
   for (const d of drops) await d();
-});
+}, HOOK_TIMEOUT);
 
 const N = 50_000;
 // Yesterday's UTC midnight, with events from 5 minutes before to 5 minutes after it.

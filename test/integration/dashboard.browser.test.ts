@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { type Browser, chromium } from "playwright-core";
 import { until } from "../helpers/events.ts";
-import { requireStack, ROOT } from "../helpers/stack.ts";
+import { requireStack, ROOT, HOOK_TIMEOUT } from "../helpers/stack.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 let demo: Subprocess;
@@ -19,13 +19,13 @@ beforeAll(async () => {
   await requireStack();
   demo = Bun.spawn(["bun", "scripts/demo.ts", "--rate", "300", "--for", "90s"], { cwd: ROOT, stdout: "pipe", stderr: "inherit" });
   await until("the demo's dashboard to answer", async () => (await fetch("http://127.0.0.1:9464/readyz")).status === 200, 120_000, 500);
-});
+}, HOOK_TIMEOUT);
 
 afterAll(async () => {
   await browser?.close();
   demo?.kill("SIGINT");
   await demo?.exited;
-});
+}, HOOK_TIMEOUT);
 
 test("the dashboard of a running demo shows moving charts with non-zero throughput", async () => {
   browser = await chromium.launch({

@@ -16,9 +16,9 @@ import {
   asAvro, consumeAll, countRows, header, isolatedPipeline, makeEvents, type Produced, produce, readRows, readTopic, type Running,
   start, summary, type TestEvent, until,
 } from "../helpers/events.ts";
-import { kafka, requireStack, ROOT, runEvents } from "../helpers/stack.ts";
+import { kafka, requireStack, ROOT, runEvents, HOOK_TIMEOUT } from "../helpers/stack.ts";
 
-beforeAll(requireStack);
+beforeAll(requireStack, HOOK_TIMEOUT);
 const drops: (() => Promise<void>)[] = [];
 const running: Running[] = [];
 afterEach(() => {
@@ -26,7 +26,7 @@ afterEach(() => {
 });
 afterAll(async () => {
   for (const d of drops) await d();
-});
+}, HOOK_TIMEOUT);
 
 /** A fresh pipeline whose crashed members leave the group fast (the broker's minimum session timeout). */
 async function pipeline(prefix: string) {

@@ -2,9 +2,9 @@ import { beforeAll, expect, test } from "bun:test";
 import { type Consumer, KafkaJSGroupCoordinatorNotFound } from "kafkajs";
 import { KafkaSource } from "../../src/source.ts";
 import { until } from "../helpers/events.ts";
-import { freshTopic, kafka, requireStack } from "../helpers/stack.ts";
+import { freshTopic, kafka, requireStack, HOOK_TIMEOUT } from "../helpers/stack.ts";
 
-beforeAll(requireStack);
+beforeAll(requireStack, HOOK_TIMEOUT);
 
 test("a message produced to the real Kafka is consumed back", async () => {
   const topic = await freshTopic("it-kafka", 1);

@@ -5,13 +5,13 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { encode } from "../../src/decode.ts";
 import { asAvro, consumeAll, header, isolatedPipeline, makeEvents, produce, readRows, readTopic, start, summary, until } from "../helpers/events.ts";
-import { requireStack } from "../helpers/stack.ts";
+import { requireStack, HOOK_TIMEOUT } from "../helpers/stack.ts";
 
-beforeAll(requireStack);
+beforeAll(requireStack, HOOK_TIMEOUT);
 const drops: (() => Promise<void>)[] = [];
 afterAll(async () => {
   for (const d of drops) await d();
-});
+}, HOOK_TIMEOUT);
 
 for (const policy of ["store", "dlq", "drop"] as const) {
   test(`events 3 minutes behind the watermark are counted late and, with LATE_EVENTS=${policy}, ${policy === "store" ? "stored" : policy === "dlq" ? "dead-lettered" : "dropped"}`, async () => {

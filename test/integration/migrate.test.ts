@@ -2,15 +2,15 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import cassandra from "cassandra-driver";
 import { loadConfig } from "../../src/config.ts";
 import { CassandraSink } from "../../src/sink.ts";
-import { cassandraClient, freshKeyspace, requireStack, runEvents } from "../helpers/stack.ts";
+import { cassandraClient, freshKeyspace, requireStack, runEvents, HOOK_TIMEOUT } from "../helpers/stack.ts";
 
 const keyspace = freshKeyspace("it_migrate");
-beforeAll(requireStack);
+beforeAll(requireStack, HOOK_TIMEOUT);
 afterAll(async () => {
   const c = cassandraClient();
   await c.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
   await c.shutdown();
-});
+}, HOOK_TIMEOUT);
 
 test("migrate twice, then a row is written and read back", async () => {
   for (let i = 0; i < 2; i++) {

@@ -5,9 +5,9 @@ import { decode } from "../../src/decode.ts";
 import { BadRecord } from "../../src/event.ts";
 import { toEvent } from "../../src/transform.ts";
 import { readTopic, start, summary } from "../helpers/events.ts";
-import { freshTopic, requireStack, runEvents } from "../helpers/stack.ts";
+import { freshTopic, requireStack, runEvents, HOOK_TIMEOUT } from "../helpers/stack.ts";
 
-beforeAll(requireStack);
+beforeAll(requireStack, HOOK_TIMEOUT);
 
 function simulate(topic: string, args: string[]) {
   const r = runEvents("source", ["simulate", "--topic", topic, "--status-addr", "off", ...args], {}, 120_000);

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { asAvro, isolatedPipeline, makeEvents, produce, type Running, start, until } from "../helpers/events.ts";
-import { requireStack, ROOT } from "../helpers/stack.ts";
+import { requireStack, ROOT, HOOK_TIMEOUT } from "../helpers/stack.ts";
 
 let run: Running;
 let drop: () => Promise<void>;
@@ -23,13 +23,13 @@ beforeAll(async () => {
     const r = await fetch(`${run.statusUrl}/status`, { headers: { authorization: `Bearer ${TOKEN}` } });
     return ((await r.json()) as { written: number }).written === 2000;
   });
-});
+}, HOOK_TIMEOUT);
 
 afterAll(async () => {
   run?.proc.kill("SIGTERM");
   await run?.exited;
   await drop?.();
-});
+}, HOOK_TIMEOUT);
 
 const get = (path: string, token?: string) => fetch(`${run.statusUrl}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
 
