@@ -4,7 +4,7 @@
  */
 import "../../src/quiet.ts";
 import { spawnSync } from "node:child_process";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import cassandra from "cassandra-driver";
 import { Kafka, logLevel } from "kafkajs";
 
@@ -16,6 +16,15 @@ export const ROOT = resolve(import.meta.dir, "../..");
  * file's child processes killed, a Kafka the file restarted among them, and every later file failed for it.
  */
 export const HOOK_TIMEOUT = 120_000;
+
+/**
+ * `bun scripts/stack.ts <args>` in a process of its own, for tests that stop and start a service. Started from the
+ * test's own process, the service would be the test file's child, and Bun kills a file's children when one of its
+ * tests or hooks times out: a Kafka restarted that way went down with it, and every later file failed for it.
+ */
+export async function stackCommand(args: string[]): Promise<number> {
+  return await Bun.spawn([process.execPath, join(ROOT, "scripts/stack.ts"), ...args], { cwd: ROOT, stdout: "inherit", stderr: "inherit" }).exited;
+}
 export const BROKERS = ["127.0.0.1:9092"];
 export const CONTACT_POINTS = ["127.0.0.1:9042"];
 

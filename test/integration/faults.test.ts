@@ -11,12 +11,11 @@ import { seededRandom } from "../../src/activity.ts";
 import { decode, encode } from "../../src/decode.ts";
 import { BadRecord } from "../../src/event.ts";
 import { toEvent } from "../../src/transform.ts";
-import { stack } from "../../scripts/stack.ts";
 import {
   asAvro, consumeAll, countRows, header, isolatedPipeline, makeEvents, type Produced, produce, readRows, readTopic, type Running,
   start, summary, type TestEvent, until,
 } from "../helpers/events.ts";
-import { kafka, requireStack, ROOT, runEvents, HOOK_TIMEOUT } from "../helpers/stack.ts";
+import { kafka, requireStack, ROOT, runEvents, HOOK_TIMEOUT, stackCommand } from "../helpers/stack.ts";
 
 beforeAll(requireStack, HOOK_TIMEOUT);
 const drops: (() => Promise<void>)[] = [];
@@ -152,8 +151,8 @@ test("3. Kafka broker restart mid-stream: the consumer reconnects and resumes; n
   const c = consumer(p.env);
   await untilAlive([c], "10,000 events written", async () => (await written(c)) >= 10_000, 60_000, 25);
   const t0 = Date.now();
-  expect(await stack(["down", "kafka"])).toBe(0);
-  expect(await stack(["up", "kafka"])).toBe(0);
+  expect(await stackCommand(["down", "kafka"])).toBe(0);
+  expect(await stackCommand(["up", "kafka"])).toBe(0);
   const restartMs = Date.now() - t0;
   await untilAlive([c], "every event written after the restart", async () => (await countRows(p.keyspace)) === N, 180_000, 1000);
   c.proc.kill("SIGTERM");
@@ -168,7 +167,7 @@ test("3b. SIGTERM while the broker is down: exits 0 within 20 s, says the last c
   // Commits only at the stop: there is always something left to commit when the broker is gone.
   const c = consumer({ ...p.env, KAFKA_COMMIT_INTERVAL: "1h" });
   await untilAlive([c], "every event written", async () => (await countRows(p.keyspace)) === N, 120_000, 250);
-  expect(await stack(["down", "kafka"])).toBe(0);
+  expect(await stackCommand(["down", "kafka"])).toBe(0);
   let exitMs = 0;
   try {
     const t0 = Date.now();
@@ -181,7 +180,7 @@ test("3b. SIGTERM while the broker is down: exits 0 within 20 s, says the last c
     // KafkaJS's own connection errors are expected; ours are not (a crash while stopping is a warning).
     expect(c.lines.filter((l) => l.level === "error" && !("kafkajs" in l))).toEqual([]);
   } finally {
-    expect(await stack(["up", "kafka"])).toBe(0);
+    expect(await stackCommand(["up", "kafka"])).toBe(0);
   }
   await consumeAll("source", p.env, 180_000);
   const res = await expectExactlyOnce(p.keyspace, events);
