@@ -18,9 +18,11 @@ export const ROOT = resolve(import.meta.dir, "../..");
 export const HOOK_TIMEOUT = 120_000;
 
 /**
- * `bun scripts/stack.ts <args>` in a process of its own, for tests that stop and start a service. Started from the
+ * `bun scripts/stack.ts <args>` in a process of its own, for tests that start a service again. Started from the
  * test's own process, the service would be the test file's child, and Bun kills a file's children when one of its
  * tests or hooks times out: a Kafka restarted that way went down with it, and every later file failed for it.
+ * (Stopping stays in the test's process: a test that acts the moment the broker is gone should not wait for a
+ * second Bun to exit.)
  */
 export async function stackCommand(args: string[]): Promise<number> {
   return await Bun.spawn([process.execPath, join(ROOT, "scripts/stack.ts"), ...args], { cwd: ROOT, stdout: "inherit", stderr: "inherit" }).exited;

@@ -15,6 +15,7 @@ import {
   asAvro, consumeAll, countRows, header, isolatedPipeline, makeEvents, type Produced, produce, readRows, readTopic, type Running,
   start, summary, type TestEvent, until,
 } from "../helpers/events.ts";
+import { stack } from "../../scripts/stack.ts";
 import { kafka, requireStack, ROOT, runEvents, HOOK_TIMEOUT, stackCommand } from "../helpers/stack.ts";
 
 beforeAll(requireStack, HOOK_TIMEOUT);
@@ -151,7 +152,7 @@ test("3. Kafka broker restart mid-stream: the consumer reconnects and resumes; n
   const c = consumer(p.env);
   await untilAlive([c], "10,000 events written", async () => (await written(c)) >= 10_000, 60_000, 25);
   const t0 = Date.now();
-  expect(await stackCommand(["down", "kafka"])).toBe(0);
+  expect(await stack(["down", "kafka"])).toBe(0);
   expect(await stackCommand(["up", "kafka"])).toBe(0);
   const restartMs = Date.now() - t0;
   await untilAlive([c], "every event written after the restart", async () => (await countRows(p.keyspace)) === N, 180_000, 1000);
@@ -167,7 +168,7 @@ test("3b. SIGTERM while the broker is down: exits 0 within 20 s, says the last c
   // Commits only at the stop: there is always something left to commit when the broker is gone.
   const c = consumer({ ...p.env, KAFKA_COMMIT_INTERVAL: "1h" });
   await untilAlive([c], "every event written", async () => (await countRows(p.keyspace)) === N, 120_000, 250);
-  expect(await stackCommand(["down", "kafka"])).toBe(0);
+  expect(await stack(["down", "kafka"])).toBe(0);
   let exitMs = 0;
   try {
     const t0 = Date.now();
