@@ -4,7 +4,7 @@
  */
 import "../../src/quiet.ts";
 import { spawnSync } from "node:child_process";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import cassandra from "cassandra-driver";
 import { Kafka, logLevel } from "kafkajs";
 
@@ -25,8 +25,9 @@ export const HOOK_TIMEOUT = 120_000;
  * second Bun to exit.)
  */
 export async function stackCommand(args: string[]): Promise<number> {
-  return await Bun.spawn([process.execPath, join(ROOT, "scripts/stack.ts"), ...args], { cwd: ROOT, stdout: "inherit", stderr: "inherit" }).exited;
+  return await Bun.spawn([process.execPath, resolve(ROOT, "scripts/stack.ts"), ...args], { cwd: ROOT, stdout: "inherit", stderr: "inherit" }).exited;
 }
+
 export const BROKERS = ["127.0.0.1:9092"];
 export const CONTACT_POINTS = ["127.0.0.1:9042"];
 

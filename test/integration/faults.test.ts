@@ -11,11 +11,11 @@ import { seededRandom } from "../../src/activity.ts";
 import { decode, encode } from "../../src/decode.ts";
 import { BadRecord } from "../../src/event.ts";
 import { toEvent } from "../../src/transform.ts";
+import { stack } from "../../scripts/stack.ts";
 import {
   asAvro, consumeAll, countRows, header, isolatedPipeline, makeEvents, type Produced, produce, readRows, readTopic, type Running,
   start, summary, type TestEvent, until,
 } from "../helpers/events.ts";
-import { stack } from "../../scripts/stack.ts";
 import { kafka, requireStack, ROOT, runEvents, HOOK_TIMEOUT, stackCommand } from "../helpers/stack.ts";
 
 beforeAll(requireStack, HOOK_TIMEOUT);
