@@ -25,6 +25,8 @@ const CHUNKS_PER_PARTITION = 2;
 
 /** The first wait before the source starts a crashed consumer again itself (see crashed()). */
 const RESTART_FIRST_MS = 1000;
+/** The longest wait between those restarts; the crash is logged at error once the waits reach it. */
+const MAX_RESTART_DELAY_MS = 30_000;
 
 /**
  * On stop, how long the last offset commit and the group leave may take. With the broker away, KafkaJS
@@ -154,14 +156,18 @@ export class KafkaSource {
   crashed(error: Error | undefined, restartedByKafkaJS: boolean): void {
     this.joined = false;
     const details = { err: error?.message, kind: error?.name, restartedByKafkaJS };
-    // While stopping, the broker being away is reported by the stop itself: a warning then, not an error.
+    // A warning while it recovers by itself: while stopping (the stop reports the broker being away), when
+    // KafkaJS restarts it, and for the source's own first restarts. An error once those have backed off to
+    // their 30 s cap: by then it has been away for about a minute and someone should look.
     if (this.stopping) log.warn(details, "Kafka consumer crashed while stopping");
-    else log.error(details, "Kafka consumer crashed");
+    else if (restartedByKafkaJS) log.warn(details, "Kafka consumer crashed; KafkaJS starts it again");
+    else if (this.restartDelayMs < MAX_RESTART_DELAY_MS) log.warn(details, "Kafka consumer crashed");
+    else log.error(details, "Kafka consumer crashed again and again");
     if (restartedByKafkaJS || this.stopping || !this.runConfig) return;
     const retryInMs = this.restartDelayMs;
     log.info({ retryInMs }, "starting the Kafka consumer again");
     const config = this.runConfig;
-    this.restartDelayMs = Math.min(30_000, this.restartDelayMs * 2);
+    this.restartDelayMs = Math.min(MAX_RESTART_DELAY_MS, this.restartDelayMs * 2);
     this.restartTimer = setTimeout(async () => {
       this.restartTimer = null;
       if (this.stopping) return;
