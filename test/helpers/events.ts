@@ -238,10 +238,14 @@ export async function isolatedPipeline(prefix: string): Promise<{ env: Record<st
   return {
     topic, dlq, keyspace,
     env: { KAFKA_TOPIC: topic, KAFKA_DLQ_TOPIC: dlq, KAFKA_GROUP_ID: `${topic}-g`, CASSANDRA_KEYSPACE: keyspace, LOG_LEVEL: "info" },
+    // Its keyspace and both topics: the local stack outlives the test run, and would gather them run after run.
     async drop() {
       const c = cassandraClient();
       await c.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => {});
       await c.shutdown();
+      const admin = kafka().admin();
+      await admin.connect().then(() => admin.deleteTopics({ topics: [topic, dlq] })).catch(() => {});
+      await admin.disconnect();
     },
   };
 }
