@@ -297,8 +297,10 @@ async function latencyAt(rate: number, keyspace: string, topic: string) {
       let windowDone!: () => void;
       const windowEnded = new Promise<void>((r) => (windowDone = r));
       const t0 = performance.now();
+      // With a margin: should the simulator stop before the window ends, the consumer exits when idle and the
+      // window's last scrapes find no status server (an hour-long window failed so, 2026-12-02).
       const producing = events(["simulate", "--topic", topic, "--rate", String(rate),
-        "--duration", `${WARMUP + COMPACTION_WAIT + LATENCY_SECONDS + 5}s`, "--users", String(USERS)], {}, undefined, windowEnded);
+        "--duration", `${WARMUP + COMPACTION_WAIT + LATENCY_SECONDS + 60}s`, "--users", String(USERS)], {}, undefined, windowEnded);
       await Bun.sleep(WARMUP * 1000);
       if (COMPACTION_WAIT > 0) {
         firstCompaction = await compactedOnce(keyspace, t0, COMPACTION_WAIT);
@@ -308,8 +310,11 @@ async function latencyAt(rate: number, keyspace: string, topic: string) {
       windowAt.from = Date.now();
       const before = await latencyBuckets(STATUS);
       let last = { buckets: before, compacting: await compacting(keyspace), idle: idleTicks() };
+      // Seconds on the clock from the window's start, not 1 s after each sample: the scrapes and the compaction
+      // query take some milliseconds every second, which over an hour outlasted the simulator's margin.
+      const windowStart = performance.now();
       for (let s = 0; s < LATENCY_SECONDS; s++) {
-        await Bun.sleep(1000);
+        await Bun.sleep(Math.max(0, windowStart + (s + 1) * 1000 - performance.now()));
         const now = { buckets: await latencyBuckets(STATUS), compacting: await compacting(keyspace), idle: idleTicks() };
         seconds.push({ compacting: last.compacting || now.compacting, idleCores: idleCores(last.idle, now.idle), buckets: minus(now.buckets, last.buckets) });
         last = now;
