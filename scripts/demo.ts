@@ -14,7 +14,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, openSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { parseDuration } from "../src/config.ts";
+import { parseDuration } from "../src/cli/config.ts";
 import { stack } from "./stack.ts";
 
 const ROOT = resolve(import.meta.dir, "..");

@@ -7,8 +7,8 @@ import { resolve } from "node:path";
 import type { Subprocess } from "bun";
 import type cassandra from "cassandra-driver";
 import type { IHeaders, KafkaMessage } from "kafkajs";
-import { seededRandom, seededUuid } from "../../src/activity.ts";
-import { encode } from "../../src/decode.ts";
+import { seededRandom, seededUuid } from "../../src/simulate/activity.ts";
+import { encode } from "../../src/codec/decode.ts";
 import { binary, cassandraClient, freshKeyspace, freshTopic, kafka, ROOT, runEvents } from "./stack.ts";
 
 export interface TestEvent {
@@ -145,7 +145,7 @@ let nextPort = 19_500 + Math.floor(Math.random() * 2000);
 /** Start `events <args>` as a child process; its JSON log lines are collected. */
 export function start(how: "source" | "binary", args: string[], env: Record<string, string>, withStatus = true): Running {
   const port = nextPort++;
-  const cmd = how === "binary" ? [binary(), ...args] : ["bun", resolve(ROOT, "src/main.ts"), ...args];
+  const cmd = how === "binary" ? [binary(), ...args] : ["bun", resolve(ROOT, "src/cli/main.ts"), ...args];
   const proc = Bun.spawn(cmd, {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", STATUS_ADDR: withStatus ? `127.0.0.1:${port}` : "off", ...env },
     stdin: "ignore", stdout: "pipe", stderr: "pipe",

@@ -2,7 +2,7 @@
  * Integration tests run against the real local stack (bun run stack up). When it does not answer,
  * they fail with that reason: never skipped silently.
  */
-import "../../src/quiet.ts";
+import "../../src/kafka/quiet.ts";
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import cassandra from "cassandra-driver";
@@ -84,7 +84,7 @@ export function binary(): string {
 
 /** Run `events` from source (bun) or from the compiled binary; env is added to a minimal one. */
 export function runEvents(how: "source" | "binary", args: string[], env: Record<string, string> = {}, timeoutMs = 120_000) {
-  const cmd = how === "binary" ? [binary(), ...args] : ["bun", resolve(ROOT, "src/main.ts"), ...args];
+  const cmd = how === "binary" ? [binary(), ...args] : ["bun", resolve(ROOT, "src/cli/main.ts"), ...args];
   return spawnSync(cmd[0]!, cmd.slice(1), {
     encoding: "utf8",
     timeout: timeoutMs,

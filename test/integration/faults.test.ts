@@ -7,10 +7,10 @@
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { seededRandom } from "../../src/activity.ts";
-import { decode, encode } from "../../src/decode.ts";
-import { BadRecord } from "../../src/event.ts";
-import { toEvent } from "../../src/transform.ts";
+import { seededRandom } from "../../src/simulate/activity.ts";
+import { decode, encode } from "../../src/codec/decode.ts";
+import { BadRecord } from "../../src/codec/event.ts";
+import { toEvent } from "../../src/codec/transform.ts";
 import { stack } from "../../scripts/stack.ts";
 import {
   asAvro, consumeAll, countRows, header, isolatedPipeline, makeEvents, type Produced, produce, readRows, readTopic, type Running,

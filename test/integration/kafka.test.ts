@@ -1,6 +1,6 @@
 import { beforeAll, expect, test } from "bun:test";
 import { type Consumer, KafkaJSGroupCoordinatorNotFound } from "kafkajs";
-import { KafkaSource } from "../../src/source.ts";
+import { KafkaSource } from "../../src/consume/source.ts";
 import { until } from "../helpers/events.ts";
 import { freshTopic, kafka, requireStack, HOOK_TIMEOUT } from "../helpers/stack.ts";
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import cassandra from "cassandra-driver";
-import { loadConfig } from "../../src/config.ts";
-import { CassandraSink } from "../../src/sink.ts";
+import { loadConfig } from "../../src/cli/config.ts";
+import { CassandraSink } from "../../src/cassandra/sink.ts";
 import { cassandraClient, freshKeyspace, requireStack, runEvents, HOOK_TIMEOUT } from "../helpers/stack.ts";
 
 const keyspace = freshKeyspace("it_migrate");

@@ -1,9 +1,9 @@
 /** events simulate against the real Kafka: reproducible, every format readable by the pipeline's decoder, paced. */
 import { beforeAll, expect, test } from "bun:test";
 import type { KafkaMessage } from "kafkajs";
-import { decode } from "../../src/decode.ts";
-import { BadRecord } from "../../src/event.ts";
-import { toEvent } from "../../src/transform.ts";
+import { decode } from "../../src/codec/decode.ts";
+import { BadRecord } from "../../src/codec/event.ts";
+import { toEvent } from "../../src/codec/transform.ts";
 import { readTopic, start, summary } from "../helpers/events.ts";
 import { freshTopic, requireStack, runEvents, HOOK_TIMEOUT } from "../helpers/stack.ts";
 

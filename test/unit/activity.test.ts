@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { seededRandom, seededUuid, Website } from "../../src/activity.ts";
+import { seededRandom, seededUuid, Website } from "../../src/simulate/activity.ts";
 
 test("the same seed gives the same activity", () => {
   const a = new Website(7, 100);

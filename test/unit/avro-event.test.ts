@@ -1,16 +1,16 @@
 /**
- * The short path (src/avro-event.ts) against the general one (decode.ts + transform.ts): on every record
+ * The short path (src/codec/avro-event.ts) against the general one (decode.ts + transform.ts): on every record
  * the short path takes, both must give the same event and the sink the same row bytes; the rest it must
  * leave to the general path (null).
  */
 import { describe, expect, test } from "bun:test";
-import { malformed, seededRandom } from "../../src/activity.ts";
-import { AvroEvent, readAvroEvent } from "../../src/avro-event.ts";
-import { decode, encode, type Format } from "../../src/decode.ts";
-import { BadRecord, type StoredEvent } from "../../src/event.ts";
-import { RowWriter } from "../../src/row.ts";
-import { eventSchedule } from "../../src/simulate.ts";
-import { toEvent } from "../../src/transform.ts";
+import { malformed, seededRandom } from "../../src/simulate/activity.ts";
+import { AvroEvent, readAvroEvent } from "../../src/codec/avro-event.ts";
+import { decode, encode, type Format } from "../../src/codec/decode.ts";
+import { BadRecord, type StoredEvent } from "../../src/codec/event.ts";
+import { RowWriter } from "../../src/codec/row.ts";
+import { eventSchedule } from "../../src/simulate/simulate.ts";
+import { toEvent } from "../../src/codec/transform.ts";
 
 const NOW = Date.parse("2026-11-23T00:00:00Z");
 const schedule = eventSchedule({ seed: 7, users: 500, origin: Date.parse("2026-11-22T00:00:00Z"), eventStep: 37, outOfOrder: 0, lateFraction: 0, lateBy: 0 });

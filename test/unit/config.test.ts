@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
-import { ConfigError, loadConfig, parseDuration, redacted } from "../../src/config.ts";
-import { schemaStatements } from "../../src/migrate.ts";
+import { ConfigError, loadConfig, parseDuration, redacted } from "../../src/cli/config.ts";
+import { schemaStatements } from "../../src/cassandra/migrate.ts";
 
 test("durations", () => {
   expect(parseDuration("500ms")).toBe(500);

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { decode, encode } from "../../src/decode.ts";
-import { BadRecord } from "../../src/event.ts";
-import { bucketDate, LIMITS, toEvent } from "../../src/transform.ts";
+import { decode, encode } from "../../src/codec/decode.ts";
+import { BadRecord } from "../../src/codec/event.ts";
+import { bucketDate, LIMITS, toEvent } from "../../src/codec/transform.ts";
 
 const NOW = Date.parse("2026-11-22T12:00:00Z");
 const ev = {

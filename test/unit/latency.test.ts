@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { LatencyRecorder } from "../../src/latency.ts";
+import { LatencyRecorder } from "../../src/status/latency.ts";
 
 test("percentiles to the millisecond", () => {
   const r = new LatencyRecorder();

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import cassandra from "cassandra-driver";
-import type { StoredEvent } from "../../src/event.ts";
-import { RowWriter } from "../../src/row.ts";
+import type { StoredEvent } from "../../src/codec/event.ts";
+import { RowWriter } from "../../src/codec/row.ts";
 
 const writer = new RowWriter(1024);
 const rowValues = (e: StoredEvent) => writer.values(e);
@@ -58,7 +58,7 @@ describe("rowValues: the INSERT's values serialized as the driver would", () => 
 });
 
 test("partitionKey: (user_id, bucket_date) as Cassandra hashes a composite key", async () => {
-  const { partitionKey } = await import("../../src/sink.ts");
+  const { partitionKey } = await import("../../src/cassandra/sink.ts");
   const expected = Buffer.concat([
     Buffer.from([0, 16]), Buffer.from(base.userId.replaceAll("-", ""), "hex"), Buffer.from([0]),
     Buffer.from([0, 4]), cassandra.types.LocalDate.fromString(base.bucketDate).toBuffer(), Buffer.from([0]),

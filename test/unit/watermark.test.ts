@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { NO_WATERMARK, Watermarks } from "../../src/watermark.ts";
+import { NO_WATERMARK, Watermarks } from "../../src/consume/watermark.ts";
 
 const OOO = 120_000; // the design's 2 minutes
 const IDLE = 30_000;

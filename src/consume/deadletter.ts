@@ -9,10 +9,10 @@
  * committed only after the dead-letter record is safely in Kafka.
  */
 import { type Kafka, type KafkaMessage, type Message, Partitioners, type Producer } from "kafkajs";
-import type { BadReason } from "./event.ts";
-import { log } from "./log.ts";
-import { metrics } from "./metrics.ts";
-import { backoff, sleep } from "./retry.ts";
+import type { BadReason } from "../codec/event.ts";
+import { log } from "../common/log.ts";
+import { metrics } from "../status/metrics.ts";
+import { backoff, sleep } from "../common/retry.ts";
 
 export interface DeadLetter {
   message: KafkaMessage;

@@ -25,7 +25,7 @@ export const metrics = {
     name: "events_cassandra_write_seconds", help: "Cassandra write latency (one row or one partition's rows)",
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
   }),
-  /** Kafka record timestamp to Cassandra write acknowledged, every event (see src/latency.ts). */
+  /** Kafka record timestamp to Cassandra write acknowledged, every event (see src/status/latency.ts). */
   endToEnd: new LatencyRecorder(),
   watermark: gauge("events_watermark_timestamp_seconds", "the pipeline's event-time watermark"),
   watermarkLag: gauge("events_watermark_lag_seconds", "how far the watermark is behind the wall clock"),

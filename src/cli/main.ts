@@ -1,17 +1,17 @@
 #!/usr/bin/env bun
 /**
  * `events`: one binary, three commands.
- *   consume   Kafka → decode → validate/transform → bucket_date → Cassandra (src/pipeline.ts)
- *   simulate  realistic website activity into Kafka (src/simulate.ts)
- *   migrate   apply cql/schema.cql (src/migrate.ts)
- * Settings come from env vars and flags (src/config.ts); a bad one exits 2 with one line.
+ *   consume   Kafka → decode → validate/transform → bucket_date → Cassandra (src/consume/pipeline.ts)
+ *   simulate  realistic website activity into Kafka (src/simulate/simulate.ts)
+ *   migrate   apply cql/schema.cql (src/cassandra/migrate.ts)
+ * Settings come from env vars and flags (src/cli/config.ts); a bad one exits 2 with one line.
  */
 import "./signals.ts";
-import "./quiet.ts";
-import pkg from "../package.json" with { type: "json" };
+import "../kafka/quiet.ts";
+import pkg from "../../package.json" with { type: "json" };
 import { type Command, ConfigError, loadConfig, settingsHelp } from "./config.ts";
-import { describeCassandraError } from "./cassandra.ts";
-import { log, setLogLevel } from "./log.ts";
+import { describeCassandraError } from "../cassandra/client.ts";
+import { log, setLogLevel } from "../common/log.ts";
 import { release } from "./signals.ts";
 
 const COMMANDS: Record<Command, string> = {
@@ -46,7 +46,7 @@ async function run(cmd: Command, argv: string[]): Promise<number> {
   switch (cmd) {
     case "migrate": {
       release(); // nothing to drain: a signal stops it at once
-      const { migrate } = await import("./migrate.ts");
+      const { migrate } = await import("../cassandra/migrate.ts");
       try {
         await migrate(cfg);
       } catch (e) {
@@ -56,11 +56,11 @@ async function run(cmd: Command, argv: string[]): Promise<number> {
       return 0;
     }
     case "consume": {
-      const { consume } = await import("./pipeline.ts");
+      const { consume } = await import("../consume/pipeline.ts");
       return consume(cfg);
     }
     case "simulate": {
-      const { simulate } = await import("./simulate.ts");
+      const { simulate } = await import("../simulate/simulate.ts");
       return simulate(cfg);
     }
   }

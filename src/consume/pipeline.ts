@@ -11,21 +11,21 @@
  * waits rather than moves on. Replays are harmless: the primary key makes a replayed event overwrite itself.
  */
 import type { KafkaMessage } from "kafkajs";
-import { readAvroEvent } from "./avro-event.ts";
-import type { Config } from "./config.ts";
-import { redacted } from "./config.ts";
+import { readAvroEvent } from "../codec/avro-event.ts";
+import type { Config } from "../cli/config.ts";
+import { redacted } from "../cli/config.ts";
 import { DeadLetters, type DeadLetter } from "./deadletter.ts";
-import { decode } from "./decode.ts";
-import { BadRecord, type StoredEvent } from "./event.ts";
-import { describeKafkaError, kafkaClient } from "./kafka.ts";
-import type { LatencyRecorder } from "./latency.ts";
-import { log } from "./log.ts";
-import { metrics, value } from "./metrics.ts";
-import { CassandraSink } from "./sink.ts";
+import { decode } from "../codec/decode.ts";
+import { BadRecord, type StoredEvent } from "../codec/event.ts";
+import { describeKafkaError, kafkaClient } from "../kafka/client.ts";
+import type { LatencyRecorder } from "../status/latency.ts";
+import { log } from "../common/log.ts";
+import { metrics, value } from "../status/metrics.ts";
+import { CassandraSink } from "../cassandra/sink.ts";
 import { type Chunk, KafkaSource } from "./source.ts";
-import { stopRequested } from "./signals.ts";
-import { startStatus } from "./status.ts";
-import { toEvent } from "./transform.ts";
+import { stopRequested } from "../cli/signals.ts";
+import { startStatus } from "../status/server.ts";
+import { toEvent } from "../codec/transform.ts";
 import { Watermarks } from "./watermark.ts";
 
 /** How long SIGTERM waits for writes in flight before aborting them (they stay uncommitted). */
@@ -34,7 +34,7 @@ const SHUTDOWN_GRACE_MS = 8000;
 export async function consume(cfg: Config): Promise<number> {
   const started = Date.now();
   log.info({ settings: redacted(cfg, "consume") }, "events consume starting");
-  // A signal that came during start-up stops the pipeline as soon as it runs (src/signals.ts).
+  // A signal that came during start-up stops the pipeline as soon as it runs (src/cli/signals.ts).
   const stopping = stopRequested();
 
   const sink = await CassandraSink.open(cfg);

@@ -14,14 +14,14 @@
  * handed back to the caller, which dead-letters it.
  */
 import cassandra from "cassandra-driver";
-import { AvroEvent } from "./avro-event.ts";
-import { type CassandraSettings, cassandraClient, describeCassandraError } from "./cassandra.ts";
-import { type Config, parseSize } from "./config.ts";
-import type { StoredEvent } from "./event.ts";
-import { log } from "./log.ts";
-import { metrics } from "./metrics.ts";
-import { Aborted, backoff, sleep } from "./retry.ts";
-import { dateBytes, RowWriter, writeUuid } from "./row.ts";
+import { AvroEvent } from "../codec/avro-event.ts";
+import { type CassandraSettings, cassandraClient, describeCassandraError } from "./client.ts";
+import { type Config, parseSize } from "../cli/config.ts";
+import type { StoredEvent } from "../codec/event.ts";
+import { log } from "../common/log.ts";
+import { metrics } from "../status/metrics.ts";
+import { Aborted, backoff, sleep } from "../common/retry.ts";
+import { dateBytes, RowWriter, writeUuid } from "../codec/row.ts";
 
 const INSERT = "INSERT INTO user_events (user_id, bucket_date, event_time, event_type, event_id, metadata) VALUES (?, ?, ?, ?, ?, ?)";
 const { responseErrorCodes: codes } = cassandra.types;
@@ -217,7 +217,7 @@ export class CassandraSink {
     await this.client.shutdown().catch(() => {});
   }
 
-  /** A write slot, and its buffer for serializing rows (see src/row.ts). */
+  /** A write slot, and its buffer for serializing rows (see src/codec/row.ts). */
   private acquire(): Promise<RowWriter> {
     if (this.active < this.cfg.writeConcurrency) {
       this.active++;

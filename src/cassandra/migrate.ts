@@ -1,8 +1,8 @@
 /** `events migrate`: apply cql/schema.cql (keyspace and tables), idempotently, through cassandra-driver. */
-import schemaCql from "../cql/schema.cql" with { type: "text" };
-import { cassandraClient } from "./cassandra.ts";
-import type { Config } from "./config.ts";
-import { log } from "./log.ts";
+import schemaCql from "../../cql/schema.cql" with { type: "text" };
+import { cassandraClient } from "./client.ts";
+import type { Config } from "../cli/config.ts";
+import { log } from "../common/log.ts";
 
 /** The schema's statements with the keyspace and replication filled in, comments stripped. */
 export function schemaStatements(keyspace: string, replication: string): string[] {

@@ -12,9 +12,9 @@
  * idempotent.
  */
 import type { Admin, Consumer, ConsumerRunConfig, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
-import { log } from "./log.ts";
-import { metrics } from "./metrics.ts";
-import { Aborted } from "./retry.ts";
+import { log } from "../common/log.ts";
+import { metrics } from "../status/metrics.ts";
+import { Aborted } from "../common/retry.ts";
 
 /**
  * Chunks a partition may have in flight when MAX_IN_FLIGHT is full: two, so that one is handed over while

@@ -2,7 +2,7 @@
  * Decode: Kafka value bytes → an untyped record with the schema's field names.
  *
  *   confluent  magic byte 0, a 4-byte schema id, then Avro binary of the schema
- *   avro       Avro binary of the schema (src/schema/user_event.avsc), nothing else
+ *   avro       Avro binary of the schema (src/codec/user_event.avsc), nothing else
  *   json       a JSON object, as the seed's Java producer sends it
  *   auto       tells the three apart by the first byte: `{` is JSON (as Avro it would be a negative
  *              string length), 0x00 is Confluent framing (as Avro an empty user_id, invalid anyway),
@@ -10,7 +10,7 @@
  * Types are checked in transform.ts; here only the bytes' grammar is.
  */
 import avro from "avsc";
-import schema from "./schema/user_event.avsc" with { type: "json" };
+import schema from "./user_event.avsc" with { type: "json" };
 import { BadRecord } from "./event.ts";
 
 export type Format = "auto" | "avro" | "confluent" | "json";

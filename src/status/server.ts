@@ -4,13 +4,13 @@
  *   GET /readyz   200 when every readiness check passes, else 503 with the list of what is not ready
  *   GET /metrics  Prometheus text (prom-client)
  *   GET /status   the same figures as JSON, for the dashboard
- *   GET /         the live dashboard (src/dashboard.html, embedded in the binary)
+ *   GET /         the live dashboard (src/status/dashboard.html, embedded in the binary)
  * With STATUS_TOKEN set, all but /healthz and /readyz need `Authorization: Bearer <token>`.
  */
 import { Hono } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import dashboardHtml from "./dashboard.html" with { type: "text" };
-import { log } from "./log.ts";
+import { log } from "../common/log.ts";
 import { registry } from "./metrics.ts";
 
 // Imported as text (embedded in the binary); Bun's types describe *.html imports as bundles.

@@ -1,7 +1,7 @@
 /** One configured KafkaJS client, shared by consume (source, dead-letter) and simulate. */
 import { Kafka, logLevel, type SASLOptions } from "kafkajs";
-import type { Config } from "./config.ts";
-import { log } from "./log.ts";
+import type { Config } from "../cli/config.ts";
+import { log } from "../common/log.ts";
 
 export type KafkaSettings = Pick<Config, "brokers" | "kafkaSsl" | "saslMechanism" | "saslUsername" | "saslPassword">;
 

@@ -1,6 +1,6 @@
 /** One configured cassandra-driver client, shared by `migrate` and the sink. */
 import cassandra from "cassandra-driver";
-import type { Config } from "./config.ts";
+import type { Config } from "../cli/config.ts";
 
 export type CassandraSettings = Pick<Config,
   "contactPoints" | "localDc" | "cassandraUsername" | "cassandraPassword" | "cassandraTls">;

@@ -1,5 +1,5 @@
 /**
- * `events simulate`: realistic website activity (src/activity.ts) into Kafka, at a steady rate or as
+ * `events simulate`: realistic website activity (src/simulate/activity.ts) into Kafka, at a steady rate or as
  * fast as the cluster takes it.
  *
  * Pacing: event i is due at start + i / rate. Each tick sends everything due, in one batch, keyed by
@@ -11,14 +11,14 @@
  */
 import { type Message, Partitioners } from "kafkajs";
 import { type Activity, malformed, seededRandom, Website } from "./activity.ts";
-import type { Config } from "./config.ts";
-import { redacted } from "./config.ts";
-import { encode } from "./decode.ts";
-import { describeKafkaError, kafkaClient, requireTopic } from "./kafka.ts";
-import { log } from "./log.ts";
-import { metrics, value } from "./metrics.ts";
-import { stopRequested } from "./signals.ts";
-import { startStatus } from "./status.ts";
+import type { Config } from "../cli/config.ts";
+import { redacted } from "../cli/config.ts";
+import { encode } from "../codec/decode.ts";
+import { describeKafkaError, kafkaClient, requireTopic } from "../kafka/client.ts";
+import { log } from "../common/log.ts";
+import { metrics, value } from "../status/metrics.ts";
+import { stopRequested } from "../cli/signals.ts";
+import { startStatus } from "../status/server.ts";
 
 /** At --rate 0 (as fast as possible) the schedule assumes this many events per second of event time. */
 const NOMINAL_RATE = 1000;
