@@ -35,12 +35,11 @@ import { loadConfig } from "../src/cli/config.ts";
 import type { StoredEvent } from "../src/codec/event.ts";
 import { CassandraSink } from "../src/cassandra/sink.ts";
 import { eventSchedule } from "../src/simulate/simulate.ts";
-import { readAvroEvent } from "../src/codec/avro-event.ts";
-import { decode } from "../src/codec/decode.ts";
+import { decodeEvent } from "../src/codec/decode.ts";
 import { kafkaClient } from "../src/kafka/client.ts";
 import { setLogLevel } from "../src/common/log.ts";
 import { KafkaSource } from "../src/consume/source.ts";
-import { toEvent } from "../src/codec/transform.ts";
+import { toEvent } from "../src/codec/validate.ts";
 import { stack, stackPaths } from "./stack.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -552,7 +551,7 @@ async function main(): Promise<void> {
       start ??= { cpu: process.cpuUsage(), stack: stackCpu(), t: performance.now() };
       const at = Date.now();
       // Exactly what the pipeline does with a record before it writes it (src/consume/pipeline.ts).
-      for (const m of messages) sum += (readAvroEvent(m.value, "avro", at) ?? toEvent(decode(m.value, "avro"), at)).eventTime & 1;
+      for (const m of messages) sum += decodeEvent(m.value, "avro", at).eventTime & 1;
       seen += messages.length;
       if (seen === N) resolve({ cpu: process.cpuUsage(start.cpu), stack: stackCpu(), seconds: (performance.now() - start.t) / 1000 });
     });
@@ -657,7 +656,7 @@ async function main(): Promise<void> {
   say(`pipeline without that environment: ${bare.eventsPerSec} events/s, peak RSS ${bare.peakRssMB} MB`);
 
   // 3c. What the pipeline does that the sink phase does not, measured alone: read the backlog from Kafka with
-  //     src/consume/source.ts and decode + validate every record (src/codec/decode.ts, src/codec/transform.ts), no writes. Less
+  //     src/consume/source.ts and decode + validate every record (src/codec/decode.ts), no writes. Less
   //     what the sink phase spends generating its events in memory, it is CPU the pipeline needs on top of
   //     the sink's: on cores they share, the ratio cannot beat sink / (sink + that), whatever the consumer does.
   const floor = await readFloor();
@@ -713,7 +712,7 @@ async function main(): Promise<void> {
 | pipeline: dist/events consume, ${N} backlog, as deployed (${HEAP_HINT}), twice | ${pipeRate} events/s (${pipe1.eventsPerSec} and ${pipe2.eventsPerSec}) = ${(result.pipeline.ratioToSink * 100).toFixed(1)}% of sink | ≥ 90% ${ok(result.targets["pipeline >= 90% of sink"])} |
 | pipeline peak RSS (the higher of the two) | ${pipe.peakRssMB} MB | ≤ 150 MB ${ok(result.targets["peak RSS <= 150 MB"])} |
 | where the CPU goes, s per million events | sink: client ${sink1.clientCpuSecPerMillion} + Cassandra ${sink1.cassandraCpuSecPerMillion} + Kafka ${sink1.kafkaCpuSecPerMillion} (again: ${sink2.clientCpuSecPerMillion} + ${sink2.cassandraCpuSecPerMillion} + ${sink2.kafkaCpuSecPerMillion}) · pipeline: consume ${pipe1.cpuSecPerMillion} + Cassandra ${pipe1.cassandraCpuSecPerMillion} + Kafka ${pipe1.kafkaCpuSecPerMillion} (again: ${pipe2.cpuSecPerMillion} + ${pipe2.cassandraCpuSecPerMillion} + ${pipe2.kafkaCpuSecPerMillion}) | |
-| reading + decoding alone (src/consume/source.ts, then avro-event.ts or decode + transform, as the pipeline; no writes) | ${floor.eventsPerSec} events/s; client ${floor.clientCpuSecPerMillion} + Kafka ${floor.kafkaCpuSecPerMillion} CPU s per million, less ${floor.generateCpuSecPerMillion} the sink phase spends generating = ${extra.toFixed(1)} s the pipeline needs on top of the sink's ${sinkCpuMean.toFixed(1)}: on shared cores the ratio cannot exceed **${(bound * 100).toFixed(1)}%** | |
+| reading + decoding alone (src/consume/source.ts, then src/codec/decode.ts, as the pipeline; no writes) | ${floor.eventsPerSec} events/s; client ${floor.clientCpuSecPerMillion} + Kafka ${floor.kafkaCpuSecPerMillion} CPU s per million, less ${floor.generateCpuSecPerMillion} the sink phase spends generating = ${extra.toFixed(1)} s the pipeline needs on top of the sink's ${sinkCpuMean.toFixed(1)}: on shared cores the ratio cannot exceed **${(bound * 100).toFixed(1)}%** | |
 | separate cores: Cassandra on CPU 0, the rest on the other(s) | ${"skipped" in separate ? `skipped: ${separate.skipped}` : `sink ${separate.sink.eventsPerSec}, pipeline ${separate.pipeline.eventsPerSec} events/s = **${(separate.ratioToSink * 100).toFixed(1)}%**, peak RSS ${separate.pipeline.peakRssMB} MB`} | |
 | pipeline without that environment ("events consume" run by hand) | ${bare.eventsPerSec} events/s = ${(result.pipelineWithoutHeapHint.ratioToSink * 100).toFixed(1)}% of sink, peak RSS ${bare.peakRssMB} MB, consume ${bare.cpuSecPerMillion} CPU s per million | |
 | end-to-end latency at ${rate} events/s, ${LATENCY_SECONDS}s after ${WARMUP}s of warm-up${COMPACTION_WAIT === 0 ? "" : firstCompaction.finished ? ` and the table's first compaction (done ${firstCompaction.afterSec}s in)` : ` (no compaction had finished within ${firstCompaction.afterSec}s)`} | p50 ${window.p50} ms, p99 ${window.p99} ms, ${window.over250msPct} % of events over 250 ms (whole run incl. warm-up: p99 ${ls.p99} ms, max ${ls.max} ms) | p99 ≤ 250 ms ${ok(result.targets["p99 <= 250 ms"])} |

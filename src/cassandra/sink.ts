@@ -14,14 +14,13 @@
  * handed back to the caller, which dead-letters it.
  */
 import cassandra from "cassandra-driver";
-import { AvroEvent } from "../codec/avro-event.ts";
 import { type CassandraSettings, cassandraClient, describeCassandraError } from "./client.ts";
 import { type Config, parseSize } from "../cli/config.ts";
 import type { StoredEvent } from "../codec/event.ts";
 import { log } from "../common/log.ts";
 import { metrics } from "../status/metrics.ts";
 import { Aborted, backoff, sleep } from "../common/retry.ts";
-import { dateBytes, RowWriter, writeUuid } from "../codec/row.ts";
+import { dateBytes, RowWriter, rowBytes, writeUuid } from "../codec/row.ts";
 
 const INSERT = "INSERT INTO user_events (user_id, bucket_date, event_time, event_type, event_id, metadata) VALUES (?, ?, ?, ?, ?, ?)";
 const { responseErrorCodes: codes } = cassandra.types;
@@ -234,14 +233,6 @@ export class CassandraSink {
       this.idle.push(writer);
     }
   }
-}
-
-/** An estimate of a row's size in a batch: the values plus per-cell overhead. */
-function rowBytes(e: StoredEvent): number {
-  let n = 64 + e.eventType.length;
-  if (e instanceof AvroEvent) return n + e.metadataRowBytes; // without making its metadata an object
-  for (const k in e.metadata) n += k.length + e.metadata[k]!.length + 8;
-  return n;
 }
 
 /**

@@ -1,152 +1,18 @@
 /**
- * Decode: Kafka value bytes → an untyped record with the schema's field names.
+ * The decode boundary: Kafka value bytes → a StoredEvent (validated, with its bucket_date), or a thrown
+ * BadRecord with its reason. The consume path calls nothing else of the codec.
  *
- *   confluent  magic byte 0, a 4-byte schema id, then Avro binary of the schema
- *   avro       Avro binary of the schema (src/codec/user_event.avsc), nothing else
- *   json       a JSON object, as the seed's Java producer sends it
- *   auto       tells the three apart by the first byte: `{` is JSON (as Avro it would be a negative
- *              string length), 0x00 is Confluent framing (as Avro an empty user_id, invalid anyway),
- *              anything else is plain Avro.
- * Types are checked in transform.ts; here only the bytes' grammar is.
+ * Two ways, one set of rules (rules.ts): well-formed plain Avro is read straight from its bytes
+ * (avro-fast.ts: it only ever says "passes" or "not for me"); everything else, and everything it leaves,
+ * is parsed (formats.ts) and validated (validate.ts), which names what is wrong.
  */
-import avro from "avsc";
-import schema from "./user_event.avsc" with { type: "json" };
-import { BadRecord } from "./event.ts";
+import { readPlainAvro } from "./avro-fast.ts";
+import type { StoredEvent } from "./event.ts";
+import { decodeRaw, type Format } from "./formats.ts";
+import { toEvent } from "./validate.ts";
 
-export type Format = "auto" | "avro" | "confluent" | "json";
+export type { Format } from "./formats.ts";
 
-/** The Avro type of the design's schema; the same object encodes in simulate and decodes here. */
-export const userEventType = avro.Type.forSchema(schema as avro.Schema);
-/** Its metadata field's type (map<string>), for reading that field alone (avro-event.ts). */
-export const metadataType = (userEventType as avro.types.RecordType).field("metadata")!.type;
-
-export interface RawEvent {
-  user_id?: unknown;
-  event_type?: unknown;
-  event_time?: unknown;
-  event_id?: unknown;
-  metadata?: unknown;
-}
-
-const MAGIC = 0x00;
-const OPEN_BRACE = 0x7b;
-
-export function decode(value: Buffer | null, format: Format): RawEvent {
-  if (!value || value.length === 0) throw new BadRecord("undecodable", "empty value");
-  switch (format) {
-    case "json":
-      return fromJson(value);
-    case "avro":
-      return fromAvro(value, 0);
-    case "confluent":
-      if (value[0] !== MAGIC || value.length < 5) throw new BadRecord("undecodable", "not Confluent framing (magic byte 0 + 4-byte schema id)");
-      return fromAvro(value, 5);
-    case "auto": {
-      // JSON may start with whitespace. A valid event's Avro starts with 0x48, the zigzag length of a
-      // 36-character UUID, so reading these bytes as JSON never takes a valid Avro event away.
-      const first = value[0]!;
-      if (first === OPEN_BRACE || first === 0x20 || first === 0x0a || first === 0x0d || first === 0x09) return fromJson(value);
-      if (first === MAGIC) {
-        if (value.length < 5) throw new BadRecord("undecodable", "truncated Confluent framing");
-        return fromAvro(value, 5);
-      }
-      return fromAvro(value, 0);
-    }
-  }
-}
-
-function fromAvro(buf: Buffer, offset: number): RawEvent {
-  if (!fits(buf, offset)) throw new BadRecord("undecodable", "not Avro of the UserEvent schema: a length or count runs past the end");
-  let res: { value: unknown; offset: number };
-  try {
-    res = userEventType.decode(buf, offset) as { value: unknown; offset: number };
-  } catch (e) {
-    throw new BadRecord("undecodable", `not Avro of the UserEvent schema: ${(e as Error).message}`);
-  }
-  if (res.offset < 0) throw new BadRecord("undecodable", "truncated Avro record");
-  if (res.offset !== buf.length) throw new BadRecord("undecodable", `${buf.length - res.offset} bytes after the Avro record`);
-  return res.value as RawEvent;
-}
-
-/**
- * Whether the record's lengths and counts fit in its bytes: string, string, long, string, map<string>.
- * avsc trusts them: a map's block count corrupted into 2^40 makes it loop that many times past the end
- * of the buffer (fuzzing found one flipped byte that stalled a partition for good). Walked here first,
- * with each checked against the bytes left, avsc only ever decodes what fits.
- */
-function fits(b: Buffer, at: number): boolean {
-  const r = { at };
-  const str = () => {
-    const n = readLong(b, r);
-    if (!(n >= 0 && r.at + n <= b.length)) return false;
-    r.at += n;
-    return true;
-  };
-  if (!str() || !str() || Number.isNaN(readLong(b, r)) || !str()) return false;
-  for (;;) {
-    let n = readLong(b, r);
-    if (Number.isNaN(n)) return false;
-    if (n === 0) return true;
-    if (n < 0) {
-      n = -n;
-      if (Number.isNaN(readLong(b, r))) return false; // the block's size in bytes
-    }
-    if (2 * n > b.length - r.at) return false; // an entry takes two bytes at least
-    for (let i = 0; i < 2 * n; i++) if (!str()) return false;
-  }
-}
-
-/**
- * An Avro long (zigzag varint, at most 10 bytes) at r.at, advancing r.at; NaN past the end. Exact up to
- * 2^53, approximate beyond (no length, count or valid time comes near).
- */
-export function readLong(b: Buffer, r: { at: number }): number {
-  let n = 0;
-  let scale = 1;
-  for (let i = 0; i < 10; i++) {
-    const byte = b[r.at++];
-    if (byte === undefined) return Number.NaN;
-    n += (byte & 0x7f) * scale;
-    if (byte < 0x80) return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
-    scale *= 128;
-  }
-  return Number.NaN;
-}
-
-function fromJson(buf: Buffer): RawEvent {
-  let v: unknown;
-  try {
-    v = JSON.parse(buf.toString("utf8"));
-  } catch (e) {
-    throw new BadRecord("undecodable", `not JSON: ${(e as Error).message}`);
-  }
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new BadRecord("wrong_type", "JSON value is not an object");
-  const o = v as Record<string, unknown>;
-  // The seed's producer writes snake_case; camelCase (a Jackson default) is accepted too.
-  return {
-    user_id: o.user_id ?? o.userId,
-    event_type: o.event_type ?? o.eventType,
-    event_time: o.event_time ?? o.eventTime,
-    event_id: o.event_id ?? o.eventId,
-    metadata: o.metadata,
-  };
-}
-
-/** Encoders for producers (simulate, tests, the benchmark). */
-export function encode(e: { user_id: string; event_type: string; event_time: number; event_id: string; metadata: Record<string, string> },
-  format: Exclude<Format, "auto">, schemaId = 1): Buffer {
-  switch (format) {
-    case "json":
-      return Buffer.from(JSON.stringify(e));
-    case "avro":
-      return userEventType.toBuffer(e);
-    case "confluent": {
-      const body = userEventType.toBuffer(e);
-      const out = Buffer.allocUnsafe(5 + body.length);
-      out[0] = MAGIC;
-      out.writeUInt32BE(schemaId, 1);
-      body.copy(out, 5);
-      return out;
-    }
-  }
+export function decodeEvent(value: Buffer | null, format: Format, now: number): StoredEvent {
+  return readPlainAvro(value, format, now) ?? toEvent(decodeRaw(value, format), now);
 }

@@ -13,8 +13,8 @@
  * each entry int32 length + key bytes, int32 length + value bytes.
  */
 import cassandra from "cassandra-driver";
-import { AvroEvent, lengthSize, shortLength } from "./avro-event.ts";
-import { readLong } from "./decode.ts";
+import { AvroEvent, lengthSize, shortLength } from "./avro-fast.ts";
+import { readLong } from "./formats.ts";
 import type { StoredEvent } from "./event.ts";
 
 /**
@@ -37,7 +37,7 @@ export class RowWriter {
 
   /** The six values of INSERT (user_id, bucket_date, event_time, event_type, event_id, metadata). */
   values(e: StoredEvent): Buffer[] {
-    // Metadata still in Avro bytes (avro-event.ts) is copied as it is; only the length prefixes change.
+    // Metadata still in Avro bytes (avro-fast.ts) is copied as it is; only the length prefixes change.
     const avro = e instanceof AvroEvent ? e : null;
     const meta = avro ? null : e.metadata;
     // An upper bound of the bytes: a UTF-16 code unit is at most 3 bytes of UTF-8; an Avro length is 1+ bytes.
@@ -79,8 +79,17 @@ export class RowWriter {
   }
 }
 
+/** An estimate of a row's size in a batch: the values plus per-cell overhead (the sink's batch bound). */
+export function rowBytes(e: StoredEvent): number {
+  const n = 64 + e.eventType.length;
+  if (e instanceof AvroEvent) return n + e.metadataRowBytes; // without making its metadata an object
+  let m = n;
+  for (const k in e.metadata) m += k.length + e.metadata[k]!.length + 8;
+  return m;
+}
+
 /**
- * An Avro map<string> (checked by readAvroEvent) → a Cassandra map<text,text>'s entries at b[at..]; the end.
+ * An Avro map<string> (checked by readPlainAvro) → a Cassandra map<text,text>'s entries at b[at..]; the end.
  * Positions are kept ints and short strings copied byte by byte: a native copy per string cost more than
  * the bytes it moves (about 16 strings per row, most under 20 bytes).
  */
@@ -99,7 +108,7 @@ function copyMetadata(e: AvroEvent, b: Buffer, at: number): number {
     let s = r.at | 0;
     for (let i = 0; i < 2 * count; i++) {
       // key, value, key, value…: a zigzag length + bytes becomes an int32 length + the same bytes
-      // (one or two bytes each, as readAvroEvent checked)
+      // (one or two bytes each, as readPlainAvro checked)
       const n = shortLength(src, s);
       s += lengthSize(src, s);
       b[o] = 0;
@@ -117,7 +126,7 @@ function copyMetadata(e: AvroEvent, b: Buffer, at: number): number {
   return o;
 }
 
-/** A canonical UUID string (as transform.ts makes it) → its 16 bytes at b[at..at+16). */
+/** A canonical UUID string (as the decoder makes it) → its 16 bytes at b[at..at+16). */
 export function writeUuid(b: Buffer, at: number, uuid: string): void {
   let o = at;
   for (let i = 0; i < 36; i += 2) {

@@ -2,7 +2,6 @@
  * `events consume`: the whole path, top-down.
  *
  *   Kafka source ─▶ decode ─▶ validate/transform + bucket_date ─▶ watermark (late?) ─▶ Cassandra sink
- *                   (plain Avro: both at once, avro-event.ts)
  *                      └──────────── bad input ──────────────┴──── late (LATE_EVENTS=dlq) ─▶ dead-letter topic
  *
  * For each chunk of a partition's records: every record becomes a row or a dead letter; both are
@@ -11,11 +10,10 @@
  * waits rather than moves on. Replays are harmless: the primary key makes a replayed event overwrite itself.
  */
 import type { KafkaMessage } from "kafkajs";
-import { readAvroEvent } from "../codec/avro-event.ts";
 import type { Config } from "../cli/config.ts";
 import { redacted } from "../cli/config.ts";
 import { DeadLetters, type DeadLetter } from "./deadletter.ts";
-import { decode } from "../codec/decode.ts";
+import { decodeEvent } from "../codec/decode.ts";
 import { BadRecord, type StoredEvent } from "../codec/event.ts";
 import { describeKafkaError, kafkaClient } from "../kafka/client.ts";
 import type { LatencyRecorder } from "../status/latency.ts";
@@ -25,7 +23,6 @@ import { CassandraSink } from "../cassandra/sink.ts";
 import { type Chunk, KafkaSource } from "./source.ts";
 import { stopRequested } from "../cli/signals.ts";
 import { startStatus } from "../status/server.ts";
-import { toEvent } from "../codec/transform.ts";
 import { Watermarks } from "./watermark.ts";
 
 /** How long SIGTERM waits for writes in flight before aborting them (they stay uncommitted). */
@@ -62,8 +59,7 @@ export async function consume(cfg: Config): Promise<number> {
     const sources: KafkaMessage[] = []; // the record of each row, for latency and dead-lettering a refused row
     for (const message of messages) {
       try {
-        // Plain Avro the short way (avro-event.ts); anything else the general way, which names what is wrong.
-        const event = readAvroEvent(message.value, cfg.format, now) ?? toEvent(decode(message.value, cfg.format), now);
+        const event = decodeEvent(message.value, cfg.format, now);
         const late = watermarks.isLate(event.eventTime);
         watermarks.observe(partition, event.eventTime, now);
         if (late) {

@@ -13,7 +13,7 @@ import { type Message, Partitioners } from "kafkajs";
 import { type Activity, malformed, seededRandom, Website } from "./activity.ts";
 import type { Config } from "../cli/config.ts";
 import { redacted } from "../cli/config.ts";
-import { encode } from "../codec/decode.ts";
+import { encode } from "../codec/encode.ts";
 import { describeKafkaError, kafkaClient, requireTopic } from "../kafka/client.ts";
 import { log } from "../common/log.ts";
 import { metrics, value } from "../status/metrics.ts";

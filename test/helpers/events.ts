@@ -8,7 +8,7 @@ import type { Subprocess } from "bun";
 import type cassandra from "cassandra-driver";
 import type { IHeaders, KafkaMessage } from "kafkajs";
 import { seededRandom, seededUuid } from "../../src/simulate/activity.ts";
-import { encode } from "../../src/codec/decode.ts";
+import { encode } from "../../src/codec/encode.ts";
 import { binary, cassandraClient, freshKeyspace, freshTopic, kafka, ROOT, runEvents } from "./stack.ts";
 
 export interface TestEvent {

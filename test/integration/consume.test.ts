@@ -3,8 +3,8 @@
  * every field intact, replays idempotent, all three formats, bad input dead-lettered with its reason.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { encode } from "../../src/codec/decode.ts";
-import { bucketDate } from "../../src/codec/transform.ts";
+import { encode } from "../../src/codec/encode.ts";
+import { bucketDate } from "../../src/codec/rules.ts";
 import { asAvro, consumeAll, header, isolatedPipeline, makeEvents, produce, readRows, readTopic, type Row, summary, type TestEvent } from "../helpers/events.ts";
 import { kafka, requireStack, HOOK_TIMEOUT } from "../helpers/stack.ts";
 

@@ -8,9 +8,9 @@ import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { seededRandom } from "../../src/simulate/activity.ts";
-import { decode, encode } from "../../src/codec/decode.ts";
+import { decodeEvent } from "../../src/codec/decode.ts";
+import { encode } from "../../src/codec/encode.ts";
 import { BadRecord } from "../../src/codec/event.ts";
-import { toEvent } from "../../src/codec/transform.ts";
 import { stack } from "../../scripts/stack.ts";
 import {
   asAvro, consumeAll, countRows, header, isolatedPipeline, makeEvents, type Produced, produce, readRows, readTopic, type Running,
@@ -246,7 +246,7 @@ test("5. bad input: 10,000 malformed records among 10,000 valid ones: valid stor
   // A flipped bit can leave a record valid (a bit of a metadata value, say): the decoder is the judge of those.
   const acceptable = (b: Buffer) => {
     try {
-      toEvent(decode(b, "auto"), Date.now());
+      decodeEvent(b, "auto", Date.now());
       return true;
     } catch (e) {
       if (e instanceof BadRecord) return false;

@@ -3,7 +3,7 @@
  * mid-stream followed by a restart: every event stored exactly once.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { encode } from "../../src/codec/decode.ts";
+import { encode } from "../../src/codec/encode.ts";
 import { asAvro, consumeAll, header, isolatedPipeline, makeEvents, produce, readRows, readTopic, start, summary, until } from "../helpers/events.ts";
 import { requireStack, HOOK_TIMEOUT } from "../helpers/stack.ts";
 

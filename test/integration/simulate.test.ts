@@ -1,9 +1,8 @@
 /** events simulate against the real Kafka: reproducible, every format readable by the pipeline's decoder, paced. */
 import { beforeAll, expect, test } from "bun:test";
 import type { KafkaMessage } from "kafkajs";
-import { decode } from "../../src/codec/decode.ts";
+import { decodeEvent } from "../../src/codec/decode.ts";
 import { BadRecord } from "../../src/codec/event.ts";
-import { toEvent } from "../../src/codec/transform.ts";
 import { readTopic, start, summary } from "../helpers/events.ts";
 import { freshTopic, requireStack, runEvents, HOOK_TIMEOUT } from "../helpers/stack.ts";
 
@@ -37,8 +36,8 @@ for (const format of ["avro", "confluent", "json"] as const) {
     const now = Date.now();
     const types = new Set<string>();
     for (const m of got) {
-      const e = toEvent(decode(m.value, format), now);
-      expect(toEvent(decode(m.value, "auto"), now)).toEqual(e);
+      const e = decodeEvent(m.value, format, now);
+      expect(decodeEvent(m.value, "auto", now)).toEqual(e);
       expect(m.key!.toString()).toBe(e.userId);
       expect(e.metadata.session_id).toMatch(/^[0-9a-f-]{36}$/);
       types.add(e.eventType);
@@ -54,7 +53,7 @@ test("--invalid-fraction produces records the pipeline rejects, and only that ma
   let bad = 0;
   for (const m of got) {
     try {
-      toEvent(decode(m.value, "auto"), Date.now());
+      decodeEvent(m.value, "auto", Date.now());
     } catch (e) {
       if (!(e instanceof BadRecord)) throw e;
       bad++;

@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { decode, encode } from "../../src/codec/decode.ts";
+import { decodeRaw as decode } from "../../src/codec/formats.ts";
+import { encode } from "../../src/codec/encode.ts";
 import { BadRecord } from "../../src/codec/event.ts";
-import { bucketDate, LIMITS, toEvent } from "../../src/codec/transform.ts";
+import { bucketDate, LIMITS } from "../../src/codec/rules.ts";
+import { toEvent } from "../../src/codec/validate.ts";
 
 const NOW = Date.parse("2026-11-22T12:00:00Z");
 const ev = {
@@ -57,7 +59,7 @@ describe("decode", () => {
   });
 
   test("a corrupted count is undecodable at once (avsc alone looped on it for good)", () => {
-    // Found by fuzzing (test/unit/avro-event.test.ts): a valid event with its first byte changed, so that
+    // Found by fuzzing (test/unit/avro-fast.test.ts): a valid event with its first byte changed, so that
     // user_id reads as 6 characters and a later map count as a huge number.
     const hung = Buffer.from(
       "0c38656434613538352d323236352d343632642d623134332d65663533346433636137633412564945575f4954454decbdec88c0684835326565313735642d653362382d343363632d393166322d356563323337303464353133101473657373826f6e5f69644862313538333337312d663066362d346336652d396464642d6330623235363861323135640c6465766963650c6d6f62696c6514757365725f6167656e748e024d6f7a696c6c612f352e3020286950686f6e653b20435055206950686f6e65204f532031385f31206c696b65204d6163204f53205829204170706c655765624b69742f3630352e312e313520284b48544d4c2c206c696b65204765636b6f292056657273696f6e2f31382e31204d6f62696c652f313545313438205361666172692f3630342e310c736f757263650c736f6369616c107265666572726572ed68747470733a2f2f73686f702e6578616d706c652f0e6974656d5f696408393936370a70726963650c3139352e393808706167651c2f702f7368697274732f3939363700",

@@ -1,16 +1,17 @@
 /**
- * The short path (src/codec/avro-event.ts) against the general one (decode.ts + transform.ts): on every record
+ * The short path (src/codec/avro-fast.ts) against the general one (formats.ts + validate.ts): on every record
  * the short path takes, both must give the same event and the sink the same row bytes; the rest it must
  * leave to the general path (null).
  */
 import { describe, expect, test } from "bun:test";
 import { malformed, seededRandom } from "../../src/simulate/activity.ts";
-import { AvroEvent, readAvroEvent } from "../../src/codec/avro-event.ts";
-import { decode, encode, type Format } from "../../src/codec/decode.ts";
+import { AvroEvent, readPlainAvro as readAvroEvent } from "../../src/codec/avro-fast.ts";
+import { decodeRaw as decode, type Format } from "../../src/codec/formats.ts";
+import { encode } from "../../src/codec/encode.ts";
 import { BadRecord, type StoredEvent } from "../../src/codec/event.ts";
 import { RowWriter } from "../../src/codec/row.ts";
 import { eventSchedule } from "../../src/simulate/simulate.ts";
-import { toEvent } from "../../src/codec/transform.ts";
+import { toEvent } from "../../src/codec/validate.ts";
 
 const NOW = Date.parse("2026-11-23T00:00:00Z");
 const schedule = eventSchedule({ seed: 7, users: 500, origin: Date.parse("2026-11-22T00:00:00Z"), eventStep: 37, outOfOrder: 0, lateFraction: 0, lateBy: 0 });
@@ -37,7 +38,7 @@ function agree(value: Buffer, format: Format): "short" | "general" {
   return "short";
 }
 
-describe("readAvroEvent", () => {
+describe("readPlainAvro", () => {
   test("takes every simulated event, in each Avro framing, and agrees with the general path", () => {
     for (let i = 0; i < 3000; i++) {
       const e = schedule(i);

@@ -1,26 +1,23 @@
 /**
- * Decode + validate, the short way: a well-formed Avro UserEvent read straight from its bytes.
+ * Decode + validate, the short way: a well-formed plain Avro UserEvent read straight from its bytes.
  *
- * The general path (decode.ts, then transform.ts) makes an object of the record and a JS string of each of
- * its 17 strings, and the sink then writes those strings back out as the same UTF-8 bytes. In a CPU profile
- * of `events consume` that round trip (avsc's string decoding, the garbage it makes, re-encoding) was the
- * largest cost after the Kafka client. Here the record is checked in place and its metadata stays bytes:
- * the sink copies them into the row (row.ts), and `metadata` becomes an object only if someone asks
- * (the dashboard's recent events).
+ * The general path (formats.ts, then validate.ts) makes an object of the record and a JS string of each of
+ * its 17 strings, and the sink then writes those strings back out as the same UTF-8 bytes. Here the record
+ * is walked in place and its metadata stays bytes: the row encoder copies them into the row (row.ts), and
+ * `metadata` becomes an object only if someone asks (the dashboard's recent events).
  *
- * Only the plain case is taken: canonical UUIDs, a printable ASCII event type, ASCII metadata within the
- * bounds, no duplicate keys, nothing after the record. Anything else returns null and goes the general
- * way, which accepts what it accepts and names what is wrong: this path never decides that a record is
- * bad, so both paths agree on every record (test/unit/avro-event.test.ts compares them).
+ * It applies the rules of rules.ts (the same functions validate.ts calls) and only ever answers "passes"
+ * or null: canonical framing, ASCII strings, no duplicate metadata key, nothing after the record; any
+ * record it does not take goes the general way, which accepts what it accepts and names what is wrong.
+ * So both paths agree on every record (test/unit/avro-fast.test.ts compares them). docs/benchmark.md has
+ * the A/B that keeps it.
  *
- * Written for JavaScriptCore's JIT, measured (in-cache, 2,000 simulated records, ns per record): positions
- * kept ints (a length from a division is a double, and a loop indexed by doubles ran 4-10x slower), a
- * table instead of comparisons for hex digits (random digits mispredict branches), one OR of all key and
- * value bytes instead of a test per byte. 2,090 ns became 540.
+ * Written for JavaScriptCore's JIT: positions kept ints (a length from a division is a double, and a loop
+ * indexed by doubles ran 4-10x slower), one OR of all key and value bytes instead of a test per byte.
  */
 import type { StoredEvent } from "./event.ts";
-import { type Format, metadataType, readLong } from "./decode.ts";
-import { bucketDate, LIMITS } from "./transform.ts";
+import { type Format, metadataType, readLong } from "./formats.ts";
+import { bucketDate, eventTimeFault, isEventType, isUuid, LIMITS, metadataFits } from "./rules.ts";
 
 /** A StoredEvent whose metadata is still the Avro map's bytes: `buf[metaStart, metaEnd)`, `metaCount` entries. */
 export class AvroEvent implements StoredEvent {
@@ -51,10 +48,10 @@ export class AvroEvent implements StoredEvent {
 }
 
 /**
- * The event in `value` if it is plain Avro of the schema (after the framing `format` implies), else null
- * (then decode.ts + transform.ts decide). JSON is always left to the general path.
+ * The event in `value` if it is plain Avro of the schema (after the framing `format` implies) and passes
+ * every rule, else null (then the general path decides). JSON is always left to the general path.
  */
-export function readAvroEvent(value: Buffer | null, format: Format, now: number): AvroEvent | null {
+export function readPlainAvro(value: Buffer | null, format: Format, now: number): AvroEvent | null {
   if (!value || value.length === 0) return null;
   if (format === "json") return null;
   // Confluent framing: magic byte 0 and a schema id (in "auto", a leading 0 means that framing too).
@@ -72,34 +69,33 @@ function readAt(b: Buffer, start: number, now: number): AvroEvent | null {
   const r = { at: start };
   // user_id
   let at = start | 0;
-  if (at + 1 + UUID_LENGTH > end || b[at] !== ZIGZAG_36) return null;
-  const userAt = at + 1;
-  const userKind = uuidKind(b, userAt);
-  if (userKind === 0) return null;
-  at = userAt + UUID_LENGTH;
-  // event_type: printable ASCII (no control characters), 1 to 64 of them
+  const userId = uuidAt(b, at);
+  if (userId === null) return null;
+  at += 1 + UUID_LENGTH;
+  // event_type: ASCII here (anything else goes the general way)
   const typeLength = shortLength(b, at);
-  if (!(typeLength >= 1 && typeLength <= LIMITS.eventTypeMaxLength)) return null;
+  if (typeLength < 1) return null;
   const typeAt = at + 1;
   if (typeAt + typeLength > end) return null;
-  for (let i = typeAt; i < typeAt + typeLength; i++) if (b[i]! < 0x20 || b[i]! >= 0x7f) return null;
+  let high = 0; // bytes OR-ed: >= 0x80 if one is not ASCII
+  for (let i = typeAt; i < typeAt + typeLength; i++) high |= b[i]!;
+  if (high >= 0x80) return null;
+  const eventType = latin1(b, typeAt, typeAt + typeLength);
+  if (!isEventType(eventType)) return null;
   at = typeAt + typeLength;
   // event_time
   r.at = at;
   const eventTime = readLong(b, r);
-  if (!(eventTime >= LIMITS.minEventTime && eventTime <= now + LIMITS.maxFutureMs)) return null;
+  if (eventTimeFault(eventTime, now) !== null) return null;
   at = r.at | 0;
   // event_id
-  if (at + 1 + UUID_LENGTH > end || b[at] !== ZIGZAG_36) return null;
-  const idAt = at + 1;
-  const idKind = uuidKind(b, idAt);
-  if (idKind === 0) return null;
-  at = idAt + UUID_LENGTH;
+  const eventId = uuidAt(b, at);
+  if (eventId === null) return null;
+  at += 1 + UUID_LENGTH;
   // metadata: blocks of entries, ASCII keys and values within the bounds, no key twice
   const metaStart = at;
   let entries = 0;
   let chars = 0;
-  let high = 0; // every key and value byte OR-ed: >= 0x80 if one is not ASCII
   let nk = 0; // start and length of each key in seenKeys, to look for duplicates
   for (;;) {
     r.at = at;
@@ -112,10 +108,10 @@ function readAt(b: Buffer, start: number, now: number): AvroEvent | null {
     }
     at = r.at | 0;
     entries += count | 0;
-    if (entries > LIMITS.metadataMaxEntries) return null;
+    if (!metadataFits.entries(entries)) return null;
     for (let i = 0; i < count; i++) {
       const kn = shortLength(b, at);
-      if (!(kn >= 1 && kn <= LIMITS.metadataKeyMaxLength)) return null;
+      if (!metadataFits.key(kn)) return null;
       const k0 = at + lengthSize(b, at);
       if (k0 + kn > end) return null;
       for (let j = k0; j < k0 + kn; j++) high |= b[j]!;
@@ -127,19 +123,25 @@ function readAt(b: Buffer, start: number, now: number): AvroEvent | null {
       seenKeys[nk++] = kn;
       at = k0 + kn;
       const vn = shortLength(b, at);
-      if (!(vn >= 0 && vn <= LIMITS.metadataValueMaxLength)) return null;
+      if (vn < 0 || !metadataFits.value(vn)) return null;
       const v0 = at + lengthSize(b, at);
       if (v0 + vn > end) return null;
       for (let j = v0; j < v0 + vn; j++) high |= b[j]!;
       at = v0 + vn;
       chars += kn + vn;
-      if (chars > LIMITS.metadataMaxBytes) return null;
+      if (!metadataFits.total(chars)) return null;
     }
   }
   at = r.at | 0;
   if (at !== end || high >= 0x80) return null; // truncated, bytes after the record, or not ASCII
-  return new AvroEvent(uuidString(b, userAt, userKind), latin1(b, typeAt, typeAt + typeLength), eventTime,
-    uuidString(b, idAt, idKind), bucketDate(eventTime), b, metaStart, at, entries);
+  return new AvroEvent(userId, eventType, eventTime, eventId, bucketDate(eventTime), b, metaStart, at, entries);
+}
+
+/** A 36-byte Avro string at `at` that is a UUID (rules.ts), made canonical as validate.ts does; else null. */
+function uuidAt(b: Buffer, at: number): string | null {
+  if (at + 1 + UUID_LENGTH > b.length || b[at] !== ZIGZAG_36) return null;
+  const s = latin1(b, at + 1, at + 1 + UUID_LENGTH);
+  return isUuid(s) ? s.toLowerCase() : null;
 }
 
 /**
@@ -168,28 +170,3 @@ function same(b: Buffer, x: number, y: number, n: number): boolean {
 
 /** Bytes as a string, one character per byte (for ASCII checked here). Node and Bun have it; their types do not. */
 const latin1 = (b: Buffer, from: number, to: number): string => (b as unknown as { latin1Slice(f: number, t: number): string }).latin1Slice(from, to);
-
-/** Per byte: 1 for 0-9 and a-f, 3 for A-F, 0 otherwise (a table, not comparisons: on random hex digits the branches mispredict). */
-const HEX = new Uint8Array(256);
-for (const c of "0123456789abcdef") HEX[c.charCodeAt(0)] = 1;
-for (const c of "ABCDEF") HEX[c.charCodeAt(0)] = 3;
-
-/** 8-4-4-4-12 hex digits with dashes: 0 if not, 1 if lower case, 3 if any digit is upper case. */
-function uuidKind(b: Buffer, at: number): number {
-  if (b[at + 8] !== 0x2d || b[at + 13] !== 0x2d || b[at + 18] !== 0x2d || b[at + 23] !== 0x2d) return 0;
-  let all = 3;
-  let any = 0;
-  for (let i = at; i < at + 36; i++) {
-    if (i === at + 8 || i === at + 13 || i === at + 18 || i === at + 23) continue;
-    const t = HEX[b[i]!]!;
-    all &= t;
-    any |= t;
-  }
-  return all === 0 ? 0 : any;
-}
-
-/** The canonical (lower-case) string of a UUID of that kind. */
-function uuidString(b: Buffer, at: number, kind: number): string {
-  const s = latin1(b, at, at + UUID_LENGTH);
-  return kind === 1 ? s : s.toLowerCase();
-}
