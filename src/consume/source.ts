@@ -3,18 +3,13 @@
  *
  * Fetching and writing overlap: a chunk is handed to the pipeline and the next fetch starts while it is
  * written, up to MAX_IN_FLIGHT records (then fetching waits, heartbeating). KafkaJS's resolved offset is
- * used only as the fetch position; commits are ours. Per partition, chunks complete out of order, and
- * the committed offset moves only over the longest prefix of completed chunks: nothing is ever
- * committed past a record that is not written or dead-lettered (at-least-once).
- *
- * After a rebalance KafkaJS fetches every assigned partition again from its committed offset, so work
- * in flight from before is abandoned (aborted, never committed) and simply done again: the sink is
- * idempotent.
+ * used only as the fetch position; commits are ours, decided by the delivery core (commits.ts): this file
+ * is the KafkaJS adapter around it, with the consumer's crash restarts and the lag figures.
  */
 import type { Admin, Consumer, ConsumerRunConfig, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import { log } from "../common/log.ts";
 import { metrics } from "../status/metrics.ts";
-import { Aborted } from "../common/retry.ts";
+import { CommitCore } from "./commits.ts";
 
 /**
  * Chunks a partition may have in flight when MAX_IN_FLIGHT is full: two, so that one is handed over while
@@ -67,33 +62,20 @@ export interface SourceSettings {
   commitIntervalMs: number;
 }
 
-/** One assigned partition's chunks in flight, in fetch order, and its commit progress. */
-interface Track {
-  abort: AbortController;
-  pending: { next: number; done: boolean }[]; // next = last offset of the chunk + 1
-  toCommit: number; // next offset that may be committed (-1: nothing new)
-  committed: number; // next offset committed by us (-1: unknown)
-  highWatermark: number; // end of the partition at the last fetch (-1: unknown)
-}
-
 export class KafkaSource {
   /** Partitions assigned by the last rebalance. */
   assigned: number[] = [];
   /** Records not yet committed, per assigned partition (from the group's offsets at join, then from commits). */
   readonly lag = new Map<number, number>();
   joined = false;
-  /** Records handed to the pipeline and not yet done. */
-  inFlight = 0;
   /** Called when a chunk failed unexpectedly (not an outage: those are retried): exit non-zero. */
   fatal?: (e: Error) => void;
 
   private readonly consumer: Consumer;
   private readonly admin: Admin;
-  private readonly tracks = new Map<number, Track>();
-  private readonly waiting: (() => void)[] = [];
-  private committing: Promise<void> | null = null;
-  private commitTimer: ReturnType<typeof setTimeout> | null = null;
-  private commitAgain = false;
+  private readonly core: CommitCore;
+  /** End of each partition at its last fetch. */
+  private readonly highWatermarks = new Map<number, number>();
   private stopping = false;
   private runConfig?: ConsumerRunConfig;
   private restartTimer: ReturnType<typeof setTimeout> | null = null;
@@ -117,6 +99,22 @@ export class KafkaSource {
       retry: { retries: 20, maxRetryTime: 10_000 },
     });
     this.admin = kafka.admin();
+    this.core = new CommitCore({
+      commit: (offsets) => this.consumer.commitOffsets(offsets.map((o) => ({ topic: s.topic, partition: o.partition, offset: String(o.offset) }))),
+      setTimer: (fn, ms) => setTimeout(fn, ms),
+      clearTimer: (t) => clearTimeout(t as ReturnType<typeof setTimeout>),
+      commitFailed: (e) => log.warn({ err: e.message }, "offset commit failed; will commit again"),
+      committed: (partition, offset, records) => {
+        metrics.committed.inc(records);
+        const hw = this.highWatermarks.get(partition);
+        if (hw !== undefined) this.setLag(partition, Math.max(0, hw - offset));
+      },
+      fatal: (e, partition) => {
+        log.error({ err: e.message, partition }, "a chunk failed unexpectedly; stopping so that it is read again");
+        this.fatal?.(e);
+      },
+      inFlightChanged: (n) => metrics.inFlight.set(n),
+    }, { maxInFlight: s.maxInFlight, commitIntervalMs: s.commitIntervalMs });
     const { GROUP_JOIN, CRASH, REBALANCING } = this.consumer.events;
     this.consumer.on(REBALANCING, () => {
       this.joined = false;
@@ -180,119 +178,38 @@ export class KafkaSource {
     }, retryInMs);
   }
 
+  /** Records handed to the pipeline and not yet done. */
+  get inFlight(): number {
+    return this.core.inFlight;
+  }
+
   /** A fetched batch: cut into chunks, each handed over as soon as there is room in flight. */
   private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload, handle: ChunkHandler): Promise<void> {
     const { topic, partition, messages } = batch;
-    const track = this.tracks.get(partition);
+    const track = this.core.track(partition);
     if (!track) return; // not ours (any more): KafkaJS will not commit or refetch it for us
-    track.highWatermark = Number(batch.highWatermark);
+    this.highWatermarks.set(partition, Number(batch.highWatermark));
     const chunkSize = Math.max(1, Math.floor(this.s.maxInFlight / (this.s.partitionsConcurrently * CHUNKS_PER_PARTITION)));
     for (let i = 0; i < messages.length; i += chunkSize) {
       if (this.stopping || !isRunning() || isStale() || track.abort.signal.aborted) return;
       const chunk = messages.slice(i, i + chunkSize);
-      await this.room(chunk.length, heartbeat);
+      // Wait until the chunk fits in flight, heartbeating meanwhile (a rebalance throws out of here).
+      while (!this.stopping && !this.core.fits(chunk.length)) {
+        await this.core.roomChanged(1000);
+        await heartbeat();
+      }
       if (this.stopping || track.abort.signal.aborted) return;
-      const entry = { next: Number(chunk[chunk.length - 1]!.offset) + 1, done: false };
-      track.pending.push(entry);
-      this.take(chunk.length);
-      handle({ topic, partition, messages: chunk }, track.abort.signal).then(
-        () => {
-          this.give(chunk.length);
-          entry.done = true;
-          this.complete(partition, track);
-        },
-        (e: unknown) => {
-          this.give(chunk.length);
-          // Aborted: a rebalance or the shutdown's grace period; the chunk stays uncommitted and is read again.
-          if (!(e instanceof Aborted)) {
-            log.error({ err: (e as Error)?.message, partition }, "a chunk failed unexpectedly; stopping so that it is read again");
-            this.fatal?.(e as Error);
-          }
-        },
-      );
+      const last = chunk[chunk.length - 1]!.offset;
+      if (!this.core.run(partition, Number(last), chunk.length, (signal) => handle({ topic, partition, messages: chunk }, signal))) return;
       // The fetch position only: the next fetch goes on from here while this chunk is written.
-      resolveOffset(chunk[chunk.length - 1]!.offset);
+      resolveOffset(last);
     }
-  }
-
-  /** Wait until n more records fit in flight, heartbeating meanwhile (a rebalance throws out of here). */
-  private async room(n: number, heartbeat: () => Promise<void>): Promise<void> {
-    while (!this.stopping && this.inFlight > 0 && this.inFlight + n > this.s.maxInFlight) {
-      await new Promise<void>((r) => {
-        this.waiting.push(r);
-        setTimeout(r, 1000);
-      });
-      await heartbeat();
-    }
-  }
-
-  private take(n: number): void {
-    this.inFlight += n;
-    metrics.inFlight.set(this.inFlight);
-  }
-
-  private give(n: number): void {
-    this.inFlight -= n;
-    metrics.inFlight.set(this.inFlight);
-    for (const w of this.waiting.splice(0)) w();
-  }
-
-  /** A chunk is done: move the partition's commit point over the done prefix, and commit. */
-  private complete(partition: number, track: Track): void {
-    if (this.tracks.get(partition) !== track) return; // from before a rebalance: never committed
-    let next = -1;
-    while (track.pending[0]?.done) next = track.pending.shift()!.next;
-    if (next < 0) return;
-    track.toCommit = next;
-    // Not one commit per chunk: every commit is a write on the broker (batching them took the broker's
-    // CPU per event while draining from 2.6 to 1.1-2.2 s per million). At most every KAFKA_COMMIT_INTERVAL, and on stop.
-    this.commitTimer ??= setTimeout(() => {
-      this.commitTimer = null;
-      void this.commit();
-    }, this.s.commitIntervalMs);
-  }
-
-  /** Commit every partition's new commit point; one commit in flight at a time, the next one coalesced. */
-  private commit(): Promise<void> {
-    if (this.committing) {
-      this.commitAgain = true;
-      return this.committing;
-    }
-    this.committing = (async () => {
-      do {
-        this.commitAgain = false;
-        const due = [...this.tracks.entries()].filter(([, t]) => t.toCommit > t.committed);
-        if (!due.length) break;
-        const offsets = due.map(([partition, t]) => ({ partition, offset: t.toCommit }));
-        try {
-          await this.consumer.commitOffsets(offsets.map((o) => ({ topic: this.s.topic, partition: o.partition, offset: String(o.offset) })));
-        } catch (e) {
-          // A rebalance in progress, or the broker away: the next completion commits again (and the
-          // records are replayed if it never does). Nothing is lost either way.
-          log.warn({ err: (e as Error).message }, "offset commit failed; will commit again");
-          break;
-        }
-        for (const { partition, offset } of offsets) {
-          const t = this.tracks.get(partition);
-          if (!t) continue;
-          if (t.committed >= 0) metrics.committed.inc(offset - t.committed);
-          t.committed = offset;
-          if (t.highWatermark >= 0) this.setLag(partition, Math.max(0, t.highWatermark - offset));
-        }
-      } while (this.commitAgain);
-    })().finally(() => {
-      this.committing = null;
-    });
-    return this.committing;
   }
 
   /** A new assignment: abandon all work in flight (KafkaJS fetches again from the committed offsets). */
   private assign(partitions: number[]): void {
-    for (const t of this.tracks.values()) t.abort.abort();
-    this.tracks.clear();
-    for (const p of partitions) {
-      this.tracks.set(p, { abort: new AbortController(), pending: [], toCommit: -1, committed: -1, highWatermark: -1 });
-    }
+    this.core.assign(partitions);
+    this.highWatermarks.clear();
     this.assigned = partitions;
     this.joined = true;
     this.lag.clear();
@@ -313,12 +230,13 @@ export class KafkaSource {
     ]);
     const done = new Map(committed[0]?.partitions.map((p) => [p.partition, Number(p.offset)]) ?? []);
     for (const e of ends) {
-      const t = this.tracks.get(e.partition);
+      const t = this.core.track(e.partition);
       if (!t || t.committed >= 0) continue;
       const from = done.get(e.partition) ?? -1;
       t.committed = from >= 0 ? from : Number(e.low);
-      t.highWatermark = Math.max(t.highWatermark, Number(e.high));
-      this.setLag(e.partition, Math.max(0, Number(e.high) - t.committed));
+      const high = Math.max(this.highWatermarks.get(e.partition) ?? -1, Number(e.high));
+      this.highWatermarks.set(e.partition, high);
+      this.setLag(e.partition, Math.max(0, high - t.committed));
     }
   }
 
@@ -334,7 +252,7 @@ export class KafkaSource {
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
-    for (const w of this.waiting.splice(0)) w();
+    this.core.release();
     try {
       this.consumer.pause([{ topic: this.s.topic }]);
     } catch {
@@ -344,12 +262,10 @@ export class KafkaSource {
     while (this.inFlight > 0 && Date.now() < deadline) await Bun.sleep(20);
     if (this.inFlight > 0) {
       log.warn({ graceMs, inFlight: this.inFlight }, "shutdown grace period over: aborting writes in flight; their records stay uncommitted");
-      for (const t of this.tracks.values()) t.abort.abort();
+      this.core.abortAll();
     }
-    if (this.commitTimer) clearTimeout(this.commitTimer);
-    this.commitTimer = null;
-    const committed = await within(this.commit(), FINAL_COMMIT_MS);
-    if ([...this.tracks.values()].some((t) => t.toCommit > t.committed)) {
+    const committed = await within(this.core.flush(), FINAL_COMMIT_MS);
+    if (this.core.uncommitted()) {
       log.warn({ gaveUpAfterMs: committed === "timeout" ? FINAL_COMMIT_MS : undefined },
         "last offset commit not made (Kafka unreachable?): records after the last commit will be read and written again on the next start; nothing is lost");
     }
