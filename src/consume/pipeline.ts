@@ -16,9 +16,9 @@ import { DeadLetters, type DeadLetter } from "./deadletter.ts";
 import { decodeEvent } from "../codec/decode.ts";
 import { BadRecord, type StoredEvent } from "../codec/event.ts";
 import { describeKafkaError, kafkaClient } from "../kafka/client.ts";
-import type { LatencyRecorder } from "../status/latency.ts";
 import { log } from "../common/log.ts";
-import { metrics, value } from "../status/metrics.ts";
+import { ConsumeReport } from "../status/consume.ts";
+import { metrics } from "../status/metrics.ts";
 import { CassandraSink } from "../cassandra/sink.ts";
 import { type Chunk, KafkaSource } from "./source.ts";
 import { stopRequested } from "../cli/signals.ts";
@@ -29,10 +29,10 @@ import { Watermarks } from "./watermark.ts";
 const SHUTDOWN_GRACE_MS = 8000;
 
 export async function consume(cfg: Config): Promise<number> {
-  const started = Date.now();
   log.info({ settings: redacted(cfg, "consume") }, "events consume starting");
   // A signal that came during start-up stops the pipeline as soon as it runs (src/cli/signals.ts).
   const stopping = stopRequested();
+  const report = new ConsumeReport();
 
   const sink = await CassandraSink.open(cfg);
   const kafka = kafkaClient(cfg, "events-consume");
@@ -45,11 +45,6 @@ export async function consume(cfg: Config): Promise<number> {
     topic: cfg.topic, groupId: cfg.groupId, maxInFlight: cfg.maxInFlight, partitionsConcurrently: cfg.partitionsConcurrently,
     sessionTimeoutMs: cfg.sessionTimeout, fetchMaxBytes: cfg.fetchMaxBytes, commitIntervalMs: cfg.commitInterval,
   }, (partitions) => watermarks.setAssignment(partitions, Date.now()));
-  const recent: StoredEvent[] = []; // a tail of the latest events, for the dashboard
-  let lastRecordAt = Date.now();
-  let firstRecordAt: number | undefined;
-  const latency = { sum: 0, n: 0, max: 0 }; // end-to-end latency since the last one-second sample
-  const latencies = metrics.endToEnd; // every event's, for /metrics and the summary line's percentiles
 
   /** One chunk of one partition, start to finish. */
   async function handleChunk({ topic, partition, messages }: Chunk, signal: AbortSignal): Promise<void> {
@@ -90,62 +85,15 @@ export async function consume(cfg: Config): Promise<number> {
 
     const ackedAt = Date.now();
     metrics.written.inc(rows.length - rejected.length);
-    for (const m of sources) {
-      const ms = Math.max(0, ackedAt - Number(m.timestamp));
-      latencies.record(ms);
-      latency.sum += ms;
-      latency.n++;
-      if (ms > latency.max) latency.max = ms;
-    }
     const wm = watermarks.advance(ackedAt);
     if (wm > 0) {
       metrics.watermark.set(wm / 1000);
       metrics.watermarkLag.set((ackedAt - wm) / 1000);
     }
-    for (let i = Math.max(0, rows.length - 20); i < rows.length; i++) recent.push(rows[i]!);
-    if (recent.length > 20) recent.splice(0, recent.length - 20);
-    lastRecordAt = ackedAt;
-    firstRecordAt ??= now;
+    report.chunkDone(now, ackedAt, rows, sources);
   }
 
-  let prev = { consumed: 0, written: 0, deadLettered: 0, late: 0 };
-  const status = startStatus(cfg.statusAddr, cfg.statusToken, {
-    mode: "consume",
-    async sample() {
-      const now = { consumed: await value(metrics.consumed), written: await value(metrics.written),
-        deadLettered: await value(metrics.deadLettered), late: await value(metrics.late) };
-      const out = {
-        consumed: now.consumed - prev.consumed, written: now.written - prev.written,
-        deadLettered: now.deadLettered - prev.deadLettered, late: now.late - prev.late,
-        latencyAvgMs: latency.n ? Math.round(latency.sum / latency.n) : null, latencyMaxMs: latency.n ? latency.max : null,
-        watermarkLagSec: watermarks.value > 0 ? (Date.now() - watermarks.value) / 1000 : null,
-        lag: [...source.lag.values()].reduce((a, b) => a + b, 0),
-      };
-      prev = now;
-      latency.sum = latency.n = latency.max = 0;
-      return out;
-    },
-    async notReady() {
-      const missing: string[] = [];
-      if (!source.joined) missing.push("kafka: not a member of the consumer group yet");
-      if (!(await sink.ping())) missing.push("cassandra: not answering");
-      return missing;
-    },
-    async status() {
-      const now = Date.now();
-      return {
-        consumed: await value(metrics.consumed),
-        written: await value(metrics.written),
-        deadLettered: await value(metrics.deadLettered),
-        late: await value(metrics.late),
-        retries: await value(metrics.retries),
-        inFlight: source.inFlight,
-        watermark: watermarks.value > 0 ? watermarks.value : null,
-        partitions: watermarks.snapshot(now).map((p) => ({ ...p, lag: source.lag.get(p.partition) ?? null })),
-        recent: recent.map((e) => ({ userId: e.userId, eventType: e.eventType, eventTime: e.eventTime, eventId: e.eventId, metadata: e.metadata, bucketDate: e.bucketDate })),
-      };
-    },
-  });
+  const status = startStatus(cfg.statusAddr, cfg.statusToken, report.statusSource(source, sink, watermarks));
 
   // Run until a signal, a fatal consumer error, or (with --exit-when-idle) caught up and quiet.
   const done = new Promise<number>((resolve) => {
@@ -160,14 +108,14 @@ export async function consume(cfg: Config): Promise<number> {
     };
     if (cfg.exitWhenIdle > 0) {
       const idle = setInterval(() => {
-        if (source.caughtUp() && source.inFlight === 0 && Date.now() - lastRecordAt >= cfg.exitWhenIdle) {
+        if (source.caughtUp() && source.inFlight === 0 && Date.now() - report.lastRecordAt >= cfg.exitWhenIdle) {
           clearInterval(idle);
           stop(`caught up and idle for ${cfg.exitWhenIdle} ms`, 0)();
         }
       }, 100);
     }
   });
-  const minutely = setInterval(() => void logRates(started), 60_000);
+  const minutely = setInterval(() => void report.logRates(), 60_000);
 
   try {
     await source.start(handleChunk);
@@ -175,40 +123,11 @@ export async function consume(cfg: Config): Promise<number> {
     await Promise.all([deadLetters.close(), sink.close(), status?.stop()]);
     throw new Error(describeKafkaError(e, cfg));
   }
-  lastRecordAt = Date.now();
+  report.lastRecordAt = Date.now();
   const code = await done;
   clearInterval(minutely);
   await source.stop(SHUTDOWN_GRACE_MS);
   await Promise.all([deadLetters.close(), sink.close(), status?.stop()]);
-  await logSummary(started, firstRecordAt, lastRecordAt, latencies);
+  await report.logSummary();
   return code;
-}
-
-let lastRates = { at: Date.now(), consumed: 0, written: 0 };
-async function logRates(started: number): Promise<void> {
-  const now = Date.now();
-  const consumed = await value(metrics.consumed);
-  const written = await value(metrics.written);
-  const secs = (now - lastRates.at) / 1000;
-  log.info({
-    consumedPerSec: Math.round((consumed - lastRates.consumed) / secs), writtenPerSec: Math.round((written - lastRates.written) / secs),
-    consumed, written, deadLettered: await value(metrics.deadLettered), late: await value(metrics.late),
-    uptimeSec: Math.round((now - started) / 1000),
-  }, "rates");
-  lastRates = { at: now, consumed, written };
-}
-
-/** The one summary line: totals, and the rate from the first record to the last one written. */
-async function logSummary(started: number, first: number | undefined, last: number, latencies: LatencyRecorder): Promise<void> {
-  const consumed = await value(metrics.consumed);
-  const busySec = first === undefined ? 0 : Math.max(0.001, (last - first) / 1000);
-  log.info({
-    consumed, written: await value(metrics.written), deadLettered: await value(metrics.deadLettered),
-    late: await value(metrics.late), elapsedSec: Number(((Date.now() - started) / 1000).toFixed(3)),
-    busySec: Number(busySec.toFixed(3)), eventsPerSec: busySec ? Math.round(consumed / busySec) : 0,
-    // The busy window itself, so that what else ran meanwhile (Kafka, Cassandra) can be charged to it alone.
-    busyFrom: first === undefined ? null : new Date(first).toISOString(), busyTo: first === undefined ? null : new Date(last).toISOString(),
-    latencyMs: { p50: latencies.percentile(0.5), p99: latencies.percentile(0.99), max: latencies.count ? latencies.max : null },
-    peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
-  }, "summary");
 }

@@ -7,10 +7,10 @@ import { Aborted } from "../../src/common/retry.ts";
 import { CommitCore, type CommitIO, type Offset } from "../../src/consume/commits.ts";
 
 /** A deferred promise: the test decides when a chunk's write or a commit finishes. */
-function deferred<T = void>() {
-  let resolve!: (v: T) => void;
+function deferred() {
+  let resolve!: () => void;
   let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+  const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
   return { promise, resolve, reject };
 }
 
