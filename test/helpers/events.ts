@@ -75,6 +75,13 @@ function rowsOf(c: cassandra.Client, cql: string): AsyncIterable<cassandra.types
 }
 
 export async function readRows(keyspace: string): Promise<Map<string, Row>> {
+  const { rows, total } = await readAllRows(keyspace);
+  if (total !== rows.size) throw new Error(`${total} rows but ${rows.size} distinct event ids`);
+  return rows;
+}
+
+/** Every row by event id, and how many rows were read (more than the ids: an event stored twice). */
+export async function readAllRows(keyspace: string): Promise<{ rows: Map<string, Row>; total: number }> {
   const c = cassandraClient(keyspace);
   const rows = new Map<string, Row>();
   let total = 0;
@@ -89,8 +96,19 @@ export async function readRows(keyspace: string): Promise<Map<string, Row>> {
   } finally {
     await c.shutdown();
   }
-  if (total !== rows.size) throw new Error(`${total} rows but ${rows.size} distinct event ids`);
-  return rows;
+  return { rows, total };
+}
+
+/** The group's committed offsets on the topic, summed over its partitions (records it will not read again). */
+export async function committedTotal(groupId: string, topic: string): Promise<number> {
+  const admin = kafka().admin();
+  await admin.connect();
+  try {
+    const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return t!.partitions.reduce((a, x) => a + Math.max(0, Number(x.offset)), 0);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 export async function countRows(keyspace: string): Promise<number> {
@@ -212,10 +230,13 @@ export async function until<T>(what: string, fn: () => Promise<T> | T, timeoutMs
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
 }
 
-export function summary(r: Running): Record<string, number> {
+/** The consumer's summary line (its totals at exit). */
+export type Summary = { consumed: number; written: number; deadLettered: number; late: number } & Record<string, number>;
+
+export function summary(r: Running): Summary {
   const s = r.lines.find((l) => l.msg === "summary");
   if (!s) throw new Error(`no summary line; output:\n${r.lines.map((l) => JSON.stringify(l)).join("\n")}`);
-  return s as Record<string, number>;
+  return s as Summary;
 }
 
 /** Run consume until it exits by itself (--exit-when-idle), bounded by timeoutMs. */
