@@ -64,9 +64,9 @@ export function peakRssMB(pid: number): number | null {
 }
 
 /** Run `events …` to completion; its JSON log lines, exit code, peak RSS and CPU time. */
-export async function events(args: string[], env: Record<string, string> = {}, onStart?: () => Promise<void>, stopWhen?: Promise<unknown>): Promise<ProcResult> {
+export async function events(args: string[], env: Record<string, string> = {}, onStart?: () => Promise<void>, stopWhen?: Promise<unknown>, bin = BIN): Promise<ProcResult> {
   const t0 = performance.now();
-  const proc = Bun.spawn([BIN, ...args], {
+  const proc = Bun.spawn([bin, ...args], {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", STATUS_ADDR: "off", LOG_LEVEL: "info", ...env },
     stdout: "pipe", stderr: "inherit",
   });
