@@ -30,7 +30,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Kafka, logLevel } from "kafkajs";
-import "../src/kafka/quiet.ts";
 import { stack } from "./stack.ts";
 import { gcLine, latencyAt, secondsLine, sweep } from "./bench/latency.ts";
 import { control, cql, drop, events, machine, quiet, summaryOf, versions, writeReport } from "./bench/measure.ts";

@@ -19,7 +19,6 @@ import { connect } from "node:net";
 import { join, resolve } from "node:path";
 import { Kafka, logLevel } from "kafkajs";
 import cassandra from "cassandra-driver";
-import "../src/kafka/quiet.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const DIR = resolve(process.env.EVENTS_STACK_DIR ?? join(ROOT, ".stack"));

@@ -14,7 +14,6 @@
  */
 import { parseArgs } from "node:util";
 import { Kafka, logLevel } from "kafkajs";
-import "../../src/kafka/quiet.ts";
 import { cql, control, drop, events, machine, quiet, summaryOf, writeReport } from "./measure.ts";
 import { DEPLOYED_ENV, ORIGIN, run, say, SEED } from "./settings.ts";
 

@@ -7,7 +7,6 @@
  * Settings come from env vars and flags (src/cli/config.ts); a bad one exits 2 with one line.
  */
 import "./signals.ts";
-import "../kafka/quiet.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { type Command, ConfigError, loadConfig, settingsHelp } from "./config.ts";
 import { describeCassandraError } from "../cassandra/client.ts";

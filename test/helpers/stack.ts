@@ -2,7 +2,6 @@
  * Integration tests run against the real local stack (bun run stack up). When it does not answer,
  * they fail with that reason: never skipped silently.
  */
-import "../../src/kafka/quiet.ts";
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import cassandra from "cassandra-driver";

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { cassandraClient, freshKeyspace, requireStack, runEvents, HOOK_TIMEOUT } from "../helpers/stack.ts";
+import { cassandraClient, freshKeyspace, freshTopic, kafka, requireStack, runEvents, HOOK_TIMEOUT } from "../helpers/stack.ts";
 
 const keyspace = freshKeyspace("it_bin");
 beforeAll(requireStack, HOOK_TIMEOUT);
@@ -41,3 +41,19 @@ test("a secret in a bad setting is never echoed", () => {
   expect(r.status).toBe(2);
   expect(r.stderr + r.stdout).not.toContain("hunter2");
 });
+
+test("simulate and consume through the binary write nothing to stderr (no TimeoutNegativeWarning from KafkaJS's request queue)", async () => {
+  // Unpatched, KafkaJS scheduled a timer in -1 - Date.now() ms on every connection and Bun warned on stderr;
+  // the patch's request-queue hunk is what keeps stderr clean now (there is no setTimeout shim any more).
+  const topic = await freshTopic("it-bin-stderr", 3);
+  const sim = runEvents("binary", ["simulate", "--topic", topic, "--count", "3000", "--rate", "1000", "--status-addr", "off"]);
+  expect([sim.status, sim.stderr]).toEqual([0, ""]);
+  const con = runEvents("binary", ["consume", "--topic", topic, "--group-id", `${topic}-g`, "--exit-when-idle", "3s", "--status-addr", "off"],
+    { CASSANDRA_KEYSPACE: keyspace });
+  expect([con.status, con.stderr]).toEqual([0, ""]);
+  expect(con.stdout).toContain('"written":3000');
+  const admin = kafka().admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+  await admin.disconnect();
+}, 60_000);
