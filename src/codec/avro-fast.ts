@@ -17,7 +17,7 @@
  */
 import type { StoredEvent } from "./event.ts";
 import { type Format, metadataType, readLong } from "./formats.ts";
-import { bucketDate, eventTimeFault, isEventType, isUuid, LIMITS, metadataFits } from "./rules.ts";
+import { bucketDate, eventTimeFault, isEventType, LIMITS, metadataFits, uuidCase } from "./rules.ts";
 
 /** A StoredEvent whose metadata is still the Avro map's bytes: `buf[metaStart, metaEnd)`, `metaCount` entries. */
 export class AvroEvent implements StoredEvent {
@@ -141,7 +141,8 @@ function readAt(b: Buffer, start: number, now: number): AvroEvent | null {
 function uuidAt(b: Buffer, at: number): string | null {
   if (at + 1 + UUID_LENGTH > b.length || b[at] !== ZIGZAG_36) return null;
   const s = latin1(b, at + 1, at + 1 + UUID_LENGTH);
-  return isUuid(s) ? s.toLowerCase() : null;
+  const kind = uuidCase(s);
+  return kind === 1 ? s : kind === 3 ? s.toLowerCase() : null;
 }
 
 /**

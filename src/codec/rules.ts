@@ -16,16 +16,28 @@ export const LIMITS = {
   maxFutureMs: 24 * 3_600_000,
 } as const;
 
-/** 8-4-4-4-12 hex digits with dashes, either case (made lower case by the caller). */
-export function isUuid(s: string): boolean {
-  if (s.length !== 36) return false;
+/** Per character code below 128: 1 for 0-9 and a-f, 3 for A-F, 0 otherwise (a table: random hex digits mispredict branches). */
+const HEX = new Uint8Array(128);
+for (const c of "0123456789abcdef") HEX[c.charCodeAt(0)] = 1;
+for (const c of "ABCDEF") HEX[c.charCodeAt(0)] = 3;
+
+/**
+ * A UUID: 8-4-4-4-12 hex digits with dashes, either case. 0 if not; 1 if lower case (canonical); 3 if some
+ * digit is upper case (the caller stores it lower-cased).
+ */
+export function uuidCase(s: string): 0 | 1 | 3 {
+  if (s.length !== 36) return 0;
+  if (s.charCodeAt(8) !== 0x2d || s.charCodeAt(13) !== 0x2d || s.charCodeAt(18) !== 0x2d || s.charCodeAt(23) !== 0x2d) return 0;
+  let all = 3;
+  let any = 0;
   for (let i = 0; i < 36; i++) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) continue;
     const c = s.charCodeAt(i);
-    if (i === 8 || i === 13 || i === 18 || i === 23) {
-      if (c !== 0x2d) return false;
-    } else if (!((c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66))) return false;
+    const t = c < 128 ? HEX[c]! : 0;
+    all &= t;
+    any |= t;
   }
-  return true;
+  return all === 0 ? 0 : (any as 1 | 3);
 }
 
 // Printable, no control characters: event types end up in dashboards and queries.

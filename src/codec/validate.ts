@@ -4,7 +4,7 @@
  */
 import { BadRecord, type StoredEvent } from "./event.ts";
 import type { RawEvent } from "./formats.ts";
-import { bucketDate, eventTimeFault, isEventType, isUuid, LIMITS, metadataFits } from "./rules.ts";
+import { bucketDate, eventTimeFault, isEventType, LIMITS, metadataFits, uuidCase } from "./rules.ts";
 
 export function toEvent(raw: RawEvent, now: number): StoredEvent {
   const userId = uuid(raw.user_id, "user_id");
@@ -28,8 +28,9 @@ function typeName(v: unknown): string {
 function uuid(v: unknown, field: string): string {
   required(v, field);
   if (typeof v !== "string") throw new BadRecord("wrong_type", `${field} is ${typeName(v)}, not a UUID string`);
-  if (!isUuid(v)) throw new BadRecord("invalid_uuid", `${field} is not a UUID: ${JSON.stringify(v.slice(0, 64))}`);
-  return v.toLowerCase();
+  const kind = uuidCase(v);
+  if (kind === 0) throw new BadRecord("invalid_uuid", `${field} is not a UUID: ${JSON.stringify(v.slice(0, 64))}`);
+  return kind === 1 ? v : v.toLowerCase();
 }
 
 function time(v: unknown, now: number): number {
