@@ -188,7 +188,7 @@ async function main(): Promise<void> {
 | end-to-end latency at ${rate} events/s, ${LATENCY_SECONDS}s after ${WARMUP}s of warm-up${COMPACTION_WAIT === 0 ? "" : firstCompaction.finished ? ` and the table's first compaction (done ${firstCompaction.afterSec}s in)` : ` (no compaction had finished within ${firstCompaction.afterSec}s)`} | p50 ${window.p50} ms, p99 ${window.p99} ms, ${window.over250msPct} % of events over 250 ms (whole run incl. warm-up: p99 ${ls.p99} ms, max ${ls.max} ms) | p99 ≤ 250 ms ${ok(result.targets["p99 <= 250 ms"])} |
 | the same window by second: while Cassandra compacted the table / not | ${secondsLine(byCompaction.compacting)} / ${secondsLine(byCompaction.notCompacting)} | |
 | the same window by second: with the machine saturated (under ${byIdleCpu.saturatedBelowCores} of a core idle) / not | ${secondsLine(byIdleCpu.saturated)} / ${secondsLine(byIdleCpu.notSaturated)}; ${byIdleCpu.meanIdleCores} cores idle on average | |
-| Cassandra's GC in the same window (.stack/logs/gc.log) | ${gcLine(cassandraGc)} | |
+| Cassandra's GC in the same window (from its GC log) | ${gcLine(cassandraGc)} | |
 
 ${result.machine.cores} cores (${result.machine.cpu}), Kafka ${kafkaVersion}, Cassandra ${cassandraVersion}, Bun ${Bun.version}; ${N} events, ${USERS} users, 3 partitions, Avro; the throughput phases' tables do not compact, the latency phase's does.
 JSON: ${file}`);

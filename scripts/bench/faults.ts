@@ -26,5 +26,5 @@ console.log(`| scenario | what was done | lost | duplicate rows | extra dead let
 | --- | --- | --- | --- | --- | --- |
 ${scenarios.map((s) => `| ${s.scenario} | ${s.done} | ${cell(s.lost)} | ${cell(s.duplicateRows)} | ${cell(s.extraDeadLetters)} | ${cell(s.replayedWrites)} |`).join("\n")}
 
-${passed} passed, ${failed} failed; commit ${commit}
+tests in the run: ${passed} passed, ${failed} failed; commit ${commit}
 JSON: ${file}`);
