@@ -1,8 +1,10 @@
 /**
  * `events consume`: the whole path, top-down.
  *
- *   Kafka source ─▶ decode ─▶ validate/transform + bucket_date ─▶ watermark (late?) ─▶ Cassandra sink
- *                      └──────────── bad input ──────────────┴──── late (LATE_EVENTS=dlq) ─▶ dead-letter topic
+ *   Kafka source ─▶ decode + validate + bucket_date ─▶ watermark (late?) ─▶ Cassandra sink
+ *   (source.ts,      (codec/decode.ts: a StoredEvent       │                 (cassandra/sink.ts)
+ *    commits.ts)      or a BadRecord with its reason)      │
+ *                          └──── bad input ────────────────┴── late (LATE_EVENTS=dlq) ─▶ dead-letter topic
  *
  * For each chunk of a partition's records: every record becomes a row or a dead letter; both are
  * acknowledged (Cassandra write, Kafka ack from all in-sync replicas) before the chunk's offsets are
