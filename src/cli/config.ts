@@ -168,6 +168,8 @@ export const SETTINGS = {
   }, "SASL mechanism", KAFKA),
   saslUsername: s("KAFKA_SASL_USERNAME", "kafka-sasl-username", "", optionalText, "SASL user", KAFKA),
   saslPassword: s("KAFKA_SASL_PASSWORD", "kafka-sasl-password", "", optionalText, "SASL password", KAFKA, true),
+  compression: s("KAFKA_COMPRESSION", "compression", "none", oneOf("none", "gzip", "snappy", "lz4", "zstd"),
+    "codec for what this process produces (simulate's events, consume's dead letters); every codec is always readable", KAFKA),
   format: s("EVENT_FORMAT", "format", "auto", oneOf("auto", "avro", "confluent", "json"),
     "consume: how values are decoded (auto tells the three apart); simulate: what it writes (auto = avro)", KAFKA),
   contactPoints: s("CASSANDRA_CONTACT_POINTS", "contact-points", "127.0.0.1:9042", hostPorts, "comma-separated Cassandra nodes", CASSANDRA),

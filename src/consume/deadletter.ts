@@ -8,7 +8,8 @@
  * Sends are acknowledged by all in-sync replicas and retried until they succeed: the source offset is
  * committed only after the dead-letter record is safely in Kafka.
  */
-import { type Kafka, type KafkaMessage, type Message, Partitioners, type Producer } from "kafkajs";
+import { type CompressionTypes, type Kafka, type KafkaMessage, type Message, Partitioners, type Producer } from "kafkajs";
+import { COMPRESSION, type Compression } from "../kafka/compression.ts";
 import type { BadReason } from "../codec/event.ts";
 import { log } from "../common/log.ts";
 import { metrics } from "../status/metrics.ts";
@@ -31,12 +32,13 @@ export class DeadLetters {
   private constructor(
     private readonly producer: Producer,
     private readonly topic: string,
+    private readonly compression: CompressionTypes,
   ) {}
 
-  static async open(kafka: Kafka, topic: string): Promise<DeadLetters> {
+  static async open(kafka: Kafka, topic: string, compression: Compression = "none"): Promise<DeadLetters> {
     const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
-    return new DeadLetters(producer, topic);
+    return new DeadLetters(producer, topic, COMPRESSION[compression]);
   }
 
   async send(items: DeadLetter[], signal: AbortSignal): Promise<void> {
@@ -74,7 +76,7 @@ export class DeadLetters {
   private async sendSlice(messages: Message[], signal: AbortSignal): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.producer.send({ topic: this.topic, acks: -1, messages });
+        await this.producer.send({ topic: this.topic, acks: -1, compression: this.compression, messages });
         return;
       } catch (e) {
         if (attempt % 10 === 0) log.warn({ err: (e as Error).message, attempt }, "dead-letter send failed; retrying");

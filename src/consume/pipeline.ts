@@ -38,7 +38,7 @@ export async function consume(cfg: Config): Promise<number> {
 
   const sink = await CassandraSink.open(cfg);
   const kafka = kafkaClient(cfg, "events-consume");
-  const deadLetters = await DeadLetters.open(kafka, cfg.dlqTopic).catch(async (e) => {
+  const deadLetters = await DeadLetters.open(kafka, cfg.dlqTopic, cfg.compression).catch(async (e) => {
     await sink.close();
     throw new Error(describeKafkaError(e, cfg));
   });

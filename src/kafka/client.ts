@@ -2,6 +2,8 @@
 import { Kafka, logLevel, type SASLOptions } from "kafkajs";
 import type { Config } from "../cli/config.ts";
 import { log } from "../common/log.ts";
+// Every client reads (and can write) snappy, lz4 and zstd batches, not only gzip.
+import "./compression.ts";
 
 export type KafkaSettings = Pick<Config, "brokers" | "kafkaSsl" | "saslMechanism" | "saslUsername" | "saslPassword">;
 

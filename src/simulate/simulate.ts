@@ -15,6 +15,7 @@ import type { Config } from "../cli/config.ts";
 import { redacted } from "../cli/config.ts";
 import { encode } from "../codec/encode.ts";
 import { describeKafkaError, kafkaClient, requireTopic } from "../kafka/client.ts";
+import { COMPRESSION } from "../kafka/compression.ts";
 import { log } from "../common/log.ts";
 import { metrics, value } from "../status/metrics.ts";
 import { stopRequested } from "../cli/signals.ts";
@@ -130,7 +131,7 @@ export async function simulate(cfg: Config): Promise<number> {
         batch.push(m);
       }
       await inFlight; // one batch in flight: keeps per-key order and bounds memory
-      inFlight = producer.send({ topic: cfg.topic, acks: -1, messages: batch }).then(
+      inFlight = producer.send({ topic: cfg.topic, acks: -1, compression: COMPRESSION[cfg.compression], messages: batch }).then(
         () => {
           produced += batch.length;
           metrics.produced.inc(batch.length);
