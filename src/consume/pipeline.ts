@@ -17,7 +17,7 @@ import { redacted } from "../cli/config.ts";
 import { DeadLetters, type DeadLetter } from "./deadletter.ts";
 import { decodeEvent } from "../codec/decode.ts";
 import { BadRecord, type StoredEvent } from "../codec/event.ts";
-import { describeKafkaError, kafkaClient } from "../kafka/client.ts";
+import { describeKafkaError, kafkaClient, requireTopic } from "../kafka/client.ts";
 import { log } from "../common/log.ts";
 import { ConsumeReport } from "../status/consume.ts";
 import { metrics } from "../status/metrics.ts";
@@ -38,10 +38,14 @@ export async function consume(cfg: Config): Promise<number> {
 
   const sink = await CassandraSink.open(cfg);
   const kafka = kafkaClient(cfg, "events-consume");
-  const deadLetters = await DeadLetters.open(kafka, cfg.dlqTopic, cfg.compression).catch(async (e) => {
-    await sink.close();
-    throw new Error(describeKafkaError(e, cfg));
-  });
+  // A missing dead-letter topic is a wrong deployment: said at start-up, before anything is consumed (else the
+  // first bad record would stall its partition while the producer retried for good).
+  const deadLetters = await requireTopic(kafka, cfg.dlqTopic, cfg, "KAFKA_DLQ_TOPIC")
+    .then(() => DeadLetters.open(kafka, cfg.dlqTopic, cfg.compression))
+    .catch(async (e) => {
+      await sink.close();
+      throw new Error(describeKafkaError(e, cfg));
+    });
   const watermarks = new Watermarks(cfg.outOfOrderness, cfg.idleTimeout);
   const source = new KafkaSource(kafka, {
     topic: cfg.topic, groupId: cfg.groupId, maxInFlight: cfg.maxInFlight, partitionsConcurrently: cfg.partitionsConcurrently,

@@ -9,6 +9,12 @@
  *
  * An event is late when its event_time is at or below the current watermark. Like Flink's periodic
  * emission, the watermark advances between batches (advance()), not between records of one batch.
+ *
+ * A rebalance starts it over (setAssignment): every assigned partition, kept or new, starts with no watermark
+ * of its own, as a new Flink split does. After a rebalance the consumer reads every assigned partition again
+ * from its committed offset, so this is exactly the state a fresh consumer would have: a lagging partition
+ * moved to a consumer that was ahead is judged by its own progress, not by the other partitions' (its events
+ * would otherwise all count late). The watermark may therefore step back at a rebalance, and only then.
  */
 export const NO_WATERMARK = Number.MIN_SAFE_INTEGER;
 
@@ -36,10 +42,10 @@ export class Watermarks {
     for (const p of partitions) this.partitions.delete(p);
   }
 
-  /** Set the assignment to exactly these partitions. */
+  /** A rebalance's assignment: exactly these partitions, each starting with no watermark, as on a fresh start. */
   setAssignment(partitions: number[], now: number): void {
-    const keep = new Set(partitions);
-    this.revoke([...this.partitions.keys()].filter((p) => !keep.has(p)));
+    this.partitions.clear();
+    this.current = NO_WATERMARK;
     this.assign(partitions, now);
   }
 

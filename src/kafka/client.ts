@@ -52,7 +52,7 @@ export function missingTopic(topic: string, cfg: KafkaSettings): string {
  * Throws (with that line) unless the topic exists: asked once, at start, because a producer sending to a
  * missing topic retries its metadata for about 13 s before it says so.
  */
-export async function requireTopic(kafka: Kafka, topic: string, cfg: KafkaSettings): Promise<void> {
+export async function requireTopic(kafka: Kafka, topic: string, cfg: KafkaSettings, setting?: string): Promise<void> {
   const admin = kafka.admin();
   let topics: string[];
   try {
@@ -63,5 +63,5 @@ export async function requireTopic(kafka: Kafka, topic: string, cfg: KafkaSettin
   } finally {
     await admin.disconnect().catch(() => {});
   }
-  if (!topics.includes(topic)) throw new Error(missingTopic(topic, cfg));
+  if (!topics.includes(topic)) throw new Error(`${missingTopic(topic, cfg)}${setting ? `: create it, or set ${setting}` : ""}`);
 }

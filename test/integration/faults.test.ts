@@ -323,9 +323,10 @@ test("6. graceful shutdown: SIGTERM under load exits 0 within 10 s; a restart re
   report("graceful shutdown", `SIGTERM after ${summary(c).written} of ${N}: exit 0 in ${(exitMs / 1000).toFixed(1)} s; restarted`, res);
 }, 300_000);
 
-test("7. wrong configuration: a clear message and a non-zero exit, never a stack trace or a secret", async () => {
-  // Everything right but the one setting each case gets wrong.
+test("7. wrong configuration (a missing dead-letter topic among them): a clear message and a non-zero exit before anything is consumed, never a stack trace or a secret", async () => {
+  // Everything right but the one setting each case gets wrong; events wait in the topic, and none may be consumed.
   const p = await pipeline("it-f-conf");
+  await produce(p.topic, asAvro(makeEvents(100, { seed: 18, start: Date.now() - 60_000, stepMs: 100, jitterMs: 0 })));
   const cases: [string, Record<string, string>, RegExp][] = [
     ["unreachable brokers", { KAFKA_BROKERS: "127.0.0.1:1" }, /cannot reach Kafka at 127\.0\.0\.1:1/],
     ["unreachable Cassandra", { CASSANDRA_CONTACT_POINTS: "127.0.0.1:1" }, /cannot reach Cassandra at 127\.0\.0\.1:1/],
@@ -333,6 +334,8 @@ test("7. wrong configuration: a clear message and a non-zero exit, never a stack
     ["wrong Kafka credentials", { KAFKA_SASL_MECHANISM: "scram-sha-256", KAFKA_SASL_USERNAME: "events", KAFKA_SASL_PASSWORD: "hunter2-secret" },
       /rejected the SASL authentication/],
     ["missing topic", { KAFKA_TOPIC: "no-such-topic-anywhere" }, /topic "no-such-topic-anywhere" does not exist/],
+    ["missing dead-letter topic", { KAFKA_DLQ_TOPIC: "no-such-dlq-anywhere" },
+      /topic "no-such-dlq-anywhere" does not exist on 127\.0\.0\.1:9092: create it, or set KAFKA_DLQ_TOPIC/],
   ];
   const seen: string[] = [];
   for (const [name, env, message] of cases) {
@@ -346,9 +349,10 @@ test("7. wrong configuration: a clear message and a non-zero exit, never a stack
     expect(r.stdout + r.stderr).not.toContain("hunter2-secret");
     seen.push(`${name}: exit 1 in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
-  // Nothing may have been consumed, written or dead-lettered by a consumer that refused to start.
+  // Nothing may have been consumed, written, committed or dead-lettered by a consumer that refused to start.
   const stored = await countRows(p.keyspace);
   const deadLetters = (await readTopic(p.dlq, 1, 3000)).length;
-  expect({ stored, deadLetters }).toEqual({ stored: 0, deadLetters: 0 });
+  const committed = await committedTotal(p.env.KAFKA_GROUP_ID!, p.topic);
+  expect({ stored, deadLetters, committed }).toEqual({ stored: 0, deadLetters: 0, committed: 0 });
   report("wrong configuration", seen.join("; "), { stored, deadLetters });
 }, 180_000);
