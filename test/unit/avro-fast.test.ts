@@ -40,7 +40,7 @@ function agree(value: Buffer, format: Format): "short" | "general" {
 
 describe("readPlainAvro", () => {
   test("takes every simulated event, in each Avro framing, and agrees with the general path", () => {
-    for (let i = 0; i < 3000; i++) {
+    for (let i = 0; i < 1000; i++) { // all nine event types of the simulator occur in the first thousand
       const e = schedule(i);
       for (const [format, as] of [["avro", "avro"], ["confluent", "confluent"], ["auto", "avro"], ["auto", "confluent"]] as const) {
         expect(agree(encode(e, as), format)).toBe("short");
