@@ -32,6 +32,8 @@ const LZ4_FLG = 0x60; // version 01, blocks independent; no block or content che
 const LZ4_BD = 7 << 4; // blocks of at most 4 MiB
 const LZ4_BLOCK = 4 * 1024 * 1024;
 const LZ4_UNCOMPRESSED = 0x80000000;
+/** lz4js's match table, reused: emptied before each block, so that no block refers into another. */
+const lz4Table = new Uint32Array(1 << 16);
 
 /**
  * An LZ4 frame of independent blocks. lz4js's own frame writer leaves the block-independence flag unset (its
@@ -48,7 +50,7 @@ function lz4Frame(src: Uint8Array): Buffer {
   const block = Buffer.allocUnsafe(lz4.compressBound(Math.min(src.length, LZ4_BLOCK)));
   for (let at = 0; at < src.length; at += LZ4_BLOCK) {
     const n = Math.min(LZ4_BLOCK, src.length - at);
-    const size = lz4.compressBlock(src, block, at, n, new Uint32Array(1 << 16));
+    const size = lz4.compressBlock(src, block, at, n, lz4Table.fill(0));
     if (size === 0 || size >= n) {
       out.writeUInt32LE((LZ4_UNCOMPRESSED | n) >>> 0, o);
       out.set(src.subarray(at, at + n), o + 4);
