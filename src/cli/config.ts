@@ -201,6 +201,8 @@ export const SETTINGS = {
   writeConcurrency: s("SINK_CONCURRENCY", "sink-concurrency", "64", number(1, 4096), "concurrent Cassandra requests (batches or single rows)", CONSUME),
   batchRows: s("SINK_BATCH_ROWS", "batch-rows", "32", number(1, 1000),
     "rows per unlogged batch, grouped by replica (1: no batches)", CONSUME),
+  stallTimeout: s("STALL_TIMEOUT", "stall-timeout", "60s", duration,
+    "a partition with records waiting and no chunk done for this long is reported: /readyz 503, a gauge, a log line a minute", CONSUME),
   exitWhenIdle: s("EXIT_WHEN_IDLE", "exit-when-idle", "0", duration,
     "exit 0 once caught up and nothing new came for this long (0: run until signalled)", CONSUME),
   statusAddr: s("STATUS_ADDR", "status-addr", "127.0.0.1:9464", statusAddr, "status server address, or off", RUNNING),

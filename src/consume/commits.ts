@@ -30,6 +30,8 @@ export interface CommitIO {
   fatal?(e: Error, partition: number): void;
   /** Records in flight changed. */
   inFlightChanged?(n: number): void;
+  /** The wall clock, in ms (Date.now unless a test drives it). */
+  now?(): number;
 }
 
 export interface CommitSettings {
@@ -45,6 +47,7 @@ export interface Track {
   readonly pending: { next: number; done: boolean }[]; // next = last offset of the chunk + 1
   toCommit: number; // next offset that may be committed (-1: nothing new)
   committed: number; // next offset committed (-1: unknown)
+  progressAt: number; // when a chunk last completed, or records began to wait (ms)
 }
 
 export class CommitCore {
@@ -64,7 +67,8 @@ export class CommitCore {
   assign(partitions: number[]): void {
     for (const t of this.tracks.values()) t.abort.abort();
     this.tracks.clear();
-    for (const p of partitions) this.tracks.set(p, { abort: new AbortController(), pending: [], toCommit: -1, committed: -1 });
+    const now = this.now();
+    for (const p of partitions) this.tracks.set(p, { abort: new AbortController(), pending: [], toCommit: -1, committed: -1, progressAt: now });
   }
 
   track(partition: number): Track | undefined {
@@ -97,6 +101,7 @@ export class CommitCore {
     const track = this.tracks.get(partition);
     if (!track || track.abort.signal.aborted) return false;
     const entry = { next: lastOffset + 1, done: false };
+    if (track.pending.length === 0) track.progressAt = this.now(); // records begin to wait now
     track.pending.push(entry);
     this.take(records);
     let ran: Promise<void>;
@@ -109,6 +114,7 @@ export class CommitCore {
       () => {
         this.give(records);
         entry.done = true;
+        track.progressAt = this.now();
         this.complete(partition, track);
       },
       (e: unknown) => {
@@ -128,6 +134,23 @@ export class CommitCore {
   /** Wake everything waiting for room (on stop). */
   release(): void {
     for (const w of this.waiting.splice(0)) w();
+  }
+
+  /**
+   * Partitions with records waiting (chunks handed out, not done) and no chunk done for at least timeoutMs:
+   * a stall (an outage being waited out, or something wrong), with how long, in seconds.
+   */
+  stalled(timeoutMs: number): { partition: number; seconds: number }[] {
+    const now = this.now();
+    const out: { partition: number; seconds: number }[] = [];
+    for (const [partition, t] of this.tracks) {
+      if (t.pending.some((c) => !c.done) && now - t.progressAt >= timeoutMs) out.push({ partition, seconds: Math.round((now - t.progressAt) / 1000) });
+    }
+    return out;
+  }
+
+  private now(): number {
+    return this.io.now?.() ?? Date.now();
   }
 
   /** Some partition has done records that are not committed yet. */

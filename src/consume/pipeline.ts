@@ -99,7 +99,8 @@ export async function consume(cfg: Config): Promise<number> {
     report.chunkDone(now, ackedAt, rows, sources);
   }
 
-  const status = startStatus(cfg.statusAddr, cfg.statusToken, report.statusSource(source, sink, watermarks));
+  const status = startStatus(cfg.statusAddr, cfg.statusToken, report.statusSource(source, sink, watermarks, cfg.stallTimeout));
+  const stopWatchingStalls = report.watchStalls(source, cfg.stallTimeout);
 
   // Run until a signal, a fatal consumer error, or (with --exit-when-idle) caught up and quiet.
   const done = new Promise<number>((resolve) => {
@@ -126,12 +127,14 @@ export async function consume(cfg: Config): Promise<number> {
   try {
     await source.start(handleChunk);
   } catch (e) {
+    stopWatchingStalls();
     await Promise.all([deadLetters.close(), sink.close(), status?.stop()]);
     throw new Error(describeKafkaError(e, cfg));
   }
   report.lastRecordAt = Date.now();
   const code = await done;
   clearInterval(minutely);
+  stopWatchingStalls();
   await source.stop(SHUTDOWN_GRACE_MS);
   await Promise.all([deadLetters.close(), sink.close(), status?.stop()]);
   await report.logSummary();

@@ -183,6 +183,11 @@ export class KafkaSource {
     return this.core.inFlight;
   }
 
+  /** Assigned partitions with records waiting and no progress for timeoutMs (see CommitCore.stalled). */
+  stalled(timeoutMs: number): { partition: number; seconds: number }[] {
+    return this.core.stalled(timeoutMs);
+  }
+
   /** A fetched batch: cut into chunks, each handed over as soon as there is room in flight. */
   private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload, handle: ChunkHandler): Promise<void> {
     const { topic, partition, messages } = batch;
@@ -214,6 +219,7 @@ export class KafkaSource {
     this.joined = true;
     this.lag.clear();
     metrics.consumerLag.reset();
+    metrics.partitionStalled.reset();
     metrics.assignedPartitions.set(partitions.length);
   }
 

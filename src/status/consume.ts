@@ -40,8 +40,28 @@ export class ConsumeReport {
     this.firstRecordAt ??= receivedAt;
   }
 
+  /**
+   * Nothing stalls in silence: once a second, each assigned partition's stall (records waiting, no chunk done
+   * for STALL_TIMEOUT) goes to events_partition_stalled_seconds, and a stalled partition logs a warning once a
+   * minute; /readyz names it too (below). Returns the function that stops the watch.
+   */
+  watchStalls(source: KafkaSource, timeoutMs: number): () => void {
+    const lastLogged = new Map<number, number>();
+    const timer = setInterval(() => {
+      const now = Date.now();
+      const stalled = new Map(source.stalled(timeoutMs).map((s) => [s.partition, s.seconds]));
+      for (const p of source.assigned) metrics.partitionStalled.set({ partition: String(p) }, stalled.get(p) ?? 0);
+      for (const [partition, seconds] of stalled) {
+        if (now - (lastLogged.get(partition) ?? 0) < 60_000) continue;
+        lastLogged.set(partition, now);
+        log.warn({ partition, stalledSec: seconds, stallTimeoutMs: timeoutMs }, "partition stalled: records wait and no chunk is done (an outage being waited out? see the warnings before this)");
+      }
+    }, 1000);
+    return () => clearInterval(timer);
+  }
+
   /** The status server's view of the running pipeline. */
-  statusSource(source: KafkaSource, sink: CassandraSink, watermarks: Watermarks): StatusSource {
+  statusSource(source: KafkaSource, sink: CassandraSink, watermarks: Watermarks, stallTimeoutMs: number): StatusSource {
     return {
       mode: "consume",
       sample: async () => {
@@ -63,6 +83,7 @@ export class ConsumeReport {
         const missing: string[] = [];
         if (!source.joined) missing.push("kafka: not a member of the consumer group yet");
         if (!(await sink.ping())) missing.push("cassandra: not answering");
+        for (const s of source.stalled(stallTimeoutMs)) missing.push(`partition ${s.partition}: stalled, no progress for ${s.seconds} s while records wait`);
         return missing;
       },
       status: async () => ({

@@ -29,6 +29,7 @@ export const metrics = {
   endToEnd: new LatencyRecorder(),
   watermark: gauge("events_watermark_timestamp_seconds", "the pipeline's event-time watermark"),
   watermarkLag: gauge("events_watermark_lag_seconds", "how far the watermark is behind the wall clock"),
+  partitionStalled: gauge("events_partition_stalled_seconds", "how long the partition has had records waiting and no chunk done, once past STALL_TIMEOUT (else 0)", ["partition"]),
   consumerLag: gauge("events_consumer_lag", "records in the partition not yet processed", ["partition"]),
   assignedPartitions: gauge("events_assigned_partitions", "partitions assigned to this consumer"),
   produced: counter("events_produced_total", "events acknowledged by Kafka (simulate)"),

@@ -132,7 +132,7 @@ test("1. consumer crash: SIGKILL at 3 random points of a 100,000-event stream, r
 test("2. Cassandra outage: SIGSTOP for 30 s mid-stream: retries, /readyz 503, nothing committed meanwhile, all stored after, nothing dead-lettered", async () => {
   const N = 40_000;
   const { p, events } = await loaded("it-f-cass", N, 12, 400_000, 30_000);
-  const c = consumer(p.env);
+  const c = consumer({ ...p.env, STALL_TIMEOUT: "10s" });
   await untilAlive([c], "10,000 events written", async () => (await written(c)) >= 10_000, 60_000, 25);
   const pid = Number(readFileSync(join(ROOT, ".stack/run/cassandra.pid"), "utf8"));
   const admin = kafka().admin();
@@ -150,6 +150,12 @@ test("2. Cassandra outage: SIGSTOP for 30 s mid-stream: retries, /readyz 503, no
     const b = await committed();
     during = [a, b];
     expect(b).toBe(a); // nothing can be written, so nothing is committed
+    // Nothing stalls in silence: past STALL_TIMEOUT the waiting partitions are named by /readyz, the gauge and the log.
+    const ready = (await (await fetch(`${c.statusUrl}/readyz`)).json()) as { notReady: string[] };
+    expect(ready.notReady.some((x) => /^partition \d+: stalled, no progress for \d+ s while records wait$/.test(x))).toBe(true);
+    const gauges = [...(await (await fetch(`${c.statusUrl}/metrics`)).text()).matchAll(/^events_partition_stalled_seconds\{partition="\d+"\} (\d+)/gm)];
+    expect(Math.max(...gauges.map((m) => Number(m[1])))).toBeGreaterThanOrEqual(10);
+    expect(c.lines.some((l) => String(l.msg).startsWith("partition stalled"))).toBe(true);
     expect((await c.status()).written).toBeLessThan(N);
   } finally {
     process.kill(pid, "SIGCONT");

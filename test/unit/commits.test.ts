@@ -227,3 +227,28 @@ describe("CommitCore", () => {
     expect(h.core.inFlight).toBe(0);
   });
 });
+
+describe("CommitCore.stalled", () => {
+  test("a partition with records waiting and no chunk done for the timeout is stalled; progress or an empty queue clears it", async () => {
+    let now = 1_000_000;
+    const h = harness();
+    const core = new CommitCore({ ...h.io, now: () => now }, { maxInFlight: 100, commitIntervalMs: 50 });
+    core.assign([0, 1]);
+    let finish!: () => void;
+    core.run(0, 9, 10, () => new Promise<void>((r) => (finish = r)));
+    now += 59_000;
+    expect(core.stalled(60_000)).toEqual([]);
+    now += 2_000; // 61 s of waiting on partition 0; partition 1 has nothing waiting: not stalled, however long
+    expect(core.stalled(60_000)).toEqual([{ partition: 0, seconds: 61 }]);
+    finish();
+    await tick();
+    expect(core.stalled(60_000)).toEqual([]);
+    // Records that begin to wait later are timed from then, not from the last progress long ago.
+    now += 600_000;
+    core.run(1, 4, 5, () => new Promise<void>(() => {}));
+    now += 30_000;
+    expect(core.stalled(60_000)).toEqual([]);
+    now += 30_000;
+    expect(core.stalled(60_000)).toEqual([{ partition: 1, seconds: 60 }]);
+  });
+});
