@@ -75,10 +75,6 @@ export class CommitCore {
     return this.tracks.get(partition);
   }
 
-  partitions(): number[] {
-    return [...this.tracks.keys()];
-  }
-
   /** Whether n more records fit in flight (one chunk always fits when nothing is in flight). */
   fits(n: number): boolean {
     return this.inFlight === 0 || this.inFlight + n <= this.s.maxInFlight;

@@ -37,11 +37,6 @@ export class Watermarks {
     for (const p of partitions) if (!this.partitions.has(p)) this.partitions.set(p, { maxEventTime: NO_WATERMARK, lastActivity: now });
   }
 
-  /** Revoked partitions stop holding the watermark back; their state goes with them to the next owner. */
-  revoke(partitions: Iterable<number>): void {
-    for (const p of partitions) this.partitions.delete(p);
-  }
-
   /** A rebalance's assignment: exactly these partitions, each starting with no watermark, as on a fresh start. */
   setAssignment(partitions: number[], now: number): void {
     this.partitions.clear();
