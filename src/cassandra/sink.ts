@@ -8,10 +8,10 @@
  * coordinator fan-out that makes cross-partition batches an anti-pattern. An unlogged batch is not
  * atomic, and need not be: every INSERT is idempotent.
  *
- * Outages are waited out, never skipped: timeouts, unavailable/overloaded replicas and unreachable
- * nodes are retried with capped exponential backoff until the write succeeds or the caller aborts
- * (shutdown, or the partition was revoked). A row Cassandra refuses for itself (an invalid value) is
- * handed back to the caller, which dead-letters it.
+ * What an error means is the failure policy's (src/common/failure.ts): outages are waited out with capped
+ * exponential backoff until the write succeeds or the caller aborts (shutdown, or the partition was
+ * revoked); a row Cassandra refuses for itself (an invalid value) is handed back to the caller, which
+ * dead-letters it; a wrong deployment (permission, missing table, an encoding bug) throws Stop.
  */
 import cassandra from "cassandra-driver";
 import { type CassandraSettings, cassandraClient, describeCassandraError } from "./client.ts";
@@ -20,10 +20,10 @@ import type { StoredEvent } from "../codec/event.ts";
 import { log } from "../common/log.ts";
 import { metrics } from "../status/metrics.ts";
 import { Aborted, backoff, sleep } from "../common/retry.ts";
+import { decide } from "../common/failure.ts";
 import { dateBytes, RowWriter, rowBytes, writeUuid } from "../codec/row.ts";
 
 const INSERT = "INSERT INTO user_events (user_id, bucket_date, event_time, event_type, event_id, metadata) VALUES (?, ?, ?, ?, ?, ?)";
-const { responseErrorCodes: codes } = cassandra.types;
 /** Below Cassandra's default batch_size_fail_threshold (50 KiB), with room for the mutation overhead. */
 const MAX_BATCH_BYTES = 16 * 1024;
 /** Cassandra's defaults, assumed when its settings cannot be read (before 4.0, or not allowed). */
@@ -176,7 +176,8 @@ export class CassandraSink {
           // The failed request may still sit in the driver's write queue (cancelled, but let us not
           // depend on that): its bytes are never reused.
           writer = new RowWriter();
-          if (!retriable(err)) {
+          // Stop (a wrong deployment) is thrown from here: the chunk fails, nothing past it is committed.
+          if (decide("cassandra", err) === "reject") {
             if (rows.length === 1) {
               rejected.push({ event: rows[0]!, detail: (err as Error).message });
               return;
@@ -249,25 +250,4 @@ export function partitionKey(userId: string, bucketDate: string): Buffer {
   date.copy(out, 21);
   out[25] = 0;
   return out;
-}
-
-/** Whether an error is about Cassandra's availability (wait and retry) rather than about the row. */
-export function retriable(err: unknown): boolean {
-  if (err instanceof cassandra.errors.ResponseError) {
-    switch (err.code) {
-      case codes.invalid:
-        // A missing table or keyspace is an operator's problem, not the row's: wait for it.
-        return /unconfigured table|does not exist/i.test(err.message);
-      case codes.syntaxError:
-      case codes.unauthorized:
-      case codes.configError:
-      case codes.alreadyExists:
-        return false;
-      default: // unavailable, overloaded, bootstrapping, write/read timeouts, server errors, truncate
-        return true;
-    }
-  }
-  // Encoding errors mean a value the validation should have caught: the row itself is bad.
-  if (err instanceof TypeError || err instanceof RangeError) return false;
-  return true; // NoHostAvailable, OperationTimedOut, connection resets, busy connections
 }

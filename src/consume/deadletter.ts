@@ -5,15 +5,21 @@
  *   dlq.error         what exactly was wrong, for a person
  *   dlq.source.topic / dlq.source.partition / dlq.source.offset / dlq.source.timestamp
  *   dlq.time          when it was dead-lettered (ISO 8601)
- * Sends are acknowledged by all in-sync replicas and retried until they succeed: the source offset is
- * committed only after the dead-letter record is safely in Kafka.
+ * and, for a record too large for the topic once those headers are added (MESSAGE_TOO_LARGE), its value cut
+ * to fit and headers saying so:
+ *   dlq.truncated = "true", dlq.original.size (bytes), dlq.original.sha256 (hex, of the whole original value)
+ * Sends are acknowledged by all in-sync replicas; the source offset is committed only after the dead-letter
+ * record is safely in Kafka. Errors follow the failure policy (src/common/failure.ts): outages are retried
+ * with backoff, a wrong deployment (denied ACL, missing topic) stops the process.
  */
-import { type CompressionTypes, type Kafka, type KafkaMessage, type Message, Partitioners, type Producer } from "kafkajs";
+import { type CompressionTypes, ConfigResourceTypes, type Kafka, type KafkaMessage, type Message, Partitioners, type Producer } from "kafkajs";
 import { COMPRESSION, type Compression } from "../kafka/compression.ts";
 import type { BadReason } from "../codec/event.ts";
 import { log } from "../common/log.ts";
 import { metrics } from "../status/metrics.ts";
 import { backoff, sleep } from "../common/retry.ts";
+import { classify, kafkaType, Stop } from "../common/failure.ts";
+import { describeKafkaError, type KafkaSettings } from "../kafka/client.ts";
 
 export interface DeadLetter {
   message: KafkaMessage;
@@ -25,6 +31,10 @@ export interface DeadLetter {
 
 /** One log line per reason a minute at most, with how many were dead-lettered since the last one. */
 const LOG_EVERY_MS = 60_000;
+/** Kafka's default max.message.bytes, assumed when the topic's setting cannot be read. */
+const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
+/** Room left for the record batch's and record's own framing (about 70 bytes of it) and header varints. */
+const FRAMING_BYTES = 1024;
 
 export class DeadLetters {
   private readonly lastLogged = new Map<BadReason, { at: number; suppressed: number }>();
@@ -33,12 +43,43 @@ export class DeadLetters {
     private readonly producer: Producer,
     private readonly topic: string,
     private readonly compression: CompressionTypes,
+    /** The topic's max.message.bytes: the largest record batch it takes. */
+    readonly maxMessageBytes: number,
   ) {}
 
-  static async open(kafka: Kafka, topic: string, compression: Compression = "none"): Promise<DeadLetters> {
+  /**
+   * Connect, read the topic's size limit and check that this principal may write to the topic: a wrong
+   * deployment is said at start-up (throws Stop), not at the first bad record.
+   */
+  static async open(kafka: Kafka, topic: string, compression: Compression, cfg: KafkaSettings): Promise<DeadLetters> {
     const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
-    return new DeadLetters(producer, topic, COMPRESSION[compression]);
+    const dl = new DeadLetters(producer, topic, COMPRESSION[compression], await maxMessageBytes(kafka, topic));
+    try {
+      await dl.probeWrite();
+    } catch (e) {
+      await producer.disconnect().catch(() => {});
+      throw e instanceof Stop ? e : new Error(describeKafkaError(e, cfg));
+    }
+    return dl;
+  }
+
+  /**
+   * Whether a Produce to the topic is authorized, without writing to it: the broker authorizes WRITE before
+   * it looks at the request, and then refuses acks=2 (only -1, 0 and 1 exist) with INVALID_REQUIRED_ACKS
+   * before appending anything. That answer means writable; TOPIC_AUTHORIZATION_FAILED means not.
+   */
+  private async probeWrite(): Promise<void> {
+    try {
+      await this.producer.send({ topic: this.topic, acks: 2, messages: [{ value: "events: write probe (never appended)" }] });
+    } catch (e) {
+      if (kafkaType(e) === "INVALID_REQUIRED_ACKS") return;
+      const v = classify("dead-letter producer", e);
+      if (v.action === "stop") throw new Stop(`KAFKA_DLQ_TOPIC "${this.topic}" is not writable: ${v.line}`);
+      throw e;
+    }
+    // Not refused: a broker that took acks=2 has appended the probe. Harmless (redrive skips it) but said.
+    log.warn({ topic: this.topic }, "the dead-letter topic's broker accepted the write probe (acks=2); one probe record was appended");
   }
 
   async send(items: DeadLetter[], signal: AbortSignal): Promise<void> {
@@ -58,13 +99,13 @@ export class DeadLetters {
         "dlq.time": now,
       },
     }));
-    // Kafka refuses a request batch over message.max.bytes (1 MiB by default): send in slices under it.
-    for (let from = 0; from < messages.length;) {
+    // Kafka refuses a request batch over max.message.bytes (1 MiB by default): send in slices under half of it,
+    // each record first cut to fit on its own.
+    const fitted = messages.map((m) => truncateToFit(m, this.maxMessageBytes - FRAMING_BYTES));
+    for (let from = 0; from < fitted.length;) {
       let to = from;
-      for (let bytes = 0; to < messages.length && (to === from || bytes < 512 * 1024); to++) {
-        bytes += (messages[to]!.value?.length ?? 0) + (messages[to]!.key?.length ?? 0) + 512;
-      }
-      await this.sendSlice(messages.slice(from, to), signal);
+      for (let bytes = 0; to < fitted.length && (to === from || bytes < this.maxMessageBytes / 2); to++) bytes += messageBytes(fitted[to]!);
+      await this.sendSlice(fitted.slice(from, to), signal);
       from = to;
     }
     for (const d of items) {
@@ -79,7 +120,21 @@ export class DeadLetters {
         await this.producer.send({ topic: this.topic, acks: -1, compression: this.compression, messages });
         return;
       } catch (e) {
-        if (attempt % 10 === 0) log.warn({ err: (e as Error).message, attempt }, "dead-letter send failed; retrying");
+        const v = classify("dead-letter producer", e);
+        if (v.action === "stop") throw new Stop(v.line);
+        if (v.action === "reject") {
+          // Too large after all (the broker counts bytes our estimate does not): one by one, then cut further.
+          if (messages.length > 1) {
+            for (const m of messages) await this.sendSlice([m], signal);
+            return;
+          }
+          const m = messages[0]!;
+          const smaller = m.value?.length ? truncateToFit(m, Math.floor(messageBytes(m) / 2)) : withoutSourceHeaders(m);
+          log.warn({ bytes: messageBytes(m), now: messageBytes(smaller) }, "dead letter too large for the topic; cut further");
+          messages = [smaller];
+          continue;
+        }
+        if (attempt % 10 === 0) log.warn({ err: (e as Error).message, attempt }, "dead-letter send failed; retrying (the partition waits)");
         await sleep(backoff(attempt), signal);
       }
     }
@@ -99,5 +154,57 @@ export class DeadLetters {
 
   async close(): Promise<void> {
     await this.producer.disconnect().catch(() => {});
+  }
+}
+
+/** A message's size as a record, roughly: key, value and headers (the framing is FRAMING_BYTES). */
+function messageBytes(m: Message): number {
+  let n = (m.key?.length ?? 0) + (m.value?.length ?? 0);
+  for (const [k, v] of Object.entries(m.headers ?? {})) n += k.length + 8 + (v === undefined ? 0 : Buffer.byteLength(v as string | Buffer));
+  return n;
+}
+
+/**
+ * The message with its value cut so that the whole is at most `budget` bytes, and headers saying so; the
+ * message itself when it fits. A value already cut keeps the first cut's original size and hash.
+ */
+export function truncateToFit(m: Message, budget: number): Message {
+  const size = messageBytes(m);
+  if (size <= budget) return m;
+  const value = typeof m.value === "string" ? Buffer.from(m.value) : (m.value ?? Buffer.alloc(0));
+  const headers = { ...m.headers };
+  if (headers["dlq.truncated"] === undefined) {
+    headers["dlq.truncated"] = "true";
+    headers["dlq.original.size"] = String(value.length);
+    headers["dlq.original.sha256"] = new Bun.CryptoHasher("sha256").update(value).digest("hex");
+  }
+  const overhead = messageBytes({ ...m, value: null, headers });
+  const keep = Math.max(0, Math.min(value.length, budget - overhead));
+  return { ...m, value: value.subarray(0, keep), headers };
+}
+
+/** Past cutting the value: the source's own headers are what is too large; only ours are kept. */
+function withoutSourceHeaders(m: Message): Message {
+  const headers = Object.fromEntries(Object.entries(m.headers ?? {}).filter(([k]) => k.startsWith("dlq.")));
+  if (Object.keys(headers).length === Object.keys(m.headers ?? {}).length) throw new Stop("a dead letter of only its dlq.* headers exceeds the dead-letter topic's max.message.bytes: raise it");
+  return { ...m, headers: { ...headers, "dlq.headers.dropped": "true" } };
+}
+
+/** The topic's max.message.bytes (its own setting, or the broker's default it inherits). */
+async function maxMessageBytes(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ["max.message.bytes"] }],
+    });
+    const value = Number(resources[0]?.configEntries.find((e) => e.configName === "max.message.bytes")?.configValue);
+    return Number.isFinite(value) && value > FRAMING_BYTES * 2 ? value : DEFAULT_MAX_MESSAGE_BYTES;
+  } catch (e) {
+    log.warn({ topic, err: (e as Error).message, assumed: DEFAULT_MAX_MESSAGE_BYTES }, "could not read the dead-letter topic's max.message.bytes");
+    return DEFAULT_MAX_MESSAGE_BYTES;
+  } finally {
+    await admin.disconnect().catch(() => {});
   }
 }

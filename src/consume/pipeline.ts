@@ -8,8 +8,10 @@
  *
  * For each chunk of a partition's records: every record becomes a row or a dead letter; both are
  * acknowledged (Cassandra write, Kafka ack from all in-sync replicas) before the chunk's offsets are
- * resolved and committed. Nothing is skipped: Cassandra outages are retried with backoff, so a partition
- * waits rather than moves on. Replays are harmless: the primary key makes a replayed event overwrite itself.
+ * resolved and committed. What an error does is the failure policy's (src/common/failure.ts): an outage
+ * makes the partition wait, a bad record is dead-lettered, a wrong deployment stops the process (Stop) with
+ * nothing committed past the failing chunk. Replays are harmless: the primary key makes a replayed event
+ * overwrite itself.
  */
 import type { KafkaMessage } from "kafkajs";
 import type { Config } from "../cli/config.ts";
@@ -17,6 +19,7 @@ import { redacted } from "../cli/config.ts";
 import { DeadLetters, type DeadLetter } from "./deadletter.ts";
 import { decodeEvent } from "../codec/decode.ts";
 import { BadRecord, type StoredEvent } from "../codec/event.ts";
+import { decide, Stop } from "../common/failure.ts";
 import { describeKafkaError, kafkaClient, requireTopic } from "../kafka/client.ts";
 import { log } from "../common/log.ts";
 import { ConsumeReport } from "../status/consume.ts";
@@ -41,10 +44,10 @@ export async function consume(cfg: Config): Promise<number> {
   // A missing dead-letter topic is a wrong deployment: said at start-up, before anything is consumed (else the
   // first bad record would stall its partition while the producer retried for good).
   const deadLetters = await requireTopic(kafka, cfg.dlqTopic, cfg, "KAFKA_DLQ_TOPIC")
-    .then(() => DeadLetters.open(kafka, cfg.dlqTopic, cfg.compression))
+    .then(() => DeadLetters.open(kafka, cfg.dlqTopic, cfg.compression, cfg))
     .catch(async (e) => {
       await sink.close();
-      throw new Error(describeKafkaError(e, cfg));
+      throw e instanceof Stop ? e : new Error(describeKafkaError(e, cfg));
     });
   const watermarks = new Watermarks(cfg.outOfOrderness, cfg.idleTimeout);
   const source = new KafkaSource(kafka, {
@@ -74,7 +77,7 @@ export async function consume(cfg: Config): Promise<number> {
         rows.push(event);
         sources.push(message);
       } catch (e) {
-        if (!(e instanceof BadRecord)) throw e;
+        if (decide("record", e) !== "reject" || !(e instanceof BadRecord)) throw e; // decide throws Stop for a decoder bug
         watermarks.observe(partition, undefined, now); // bad input is still activity: the partition is not idle
         dead.push({ message, topic, partition, reason: e.reason, detail: e.message });
       }
@@ -102,7 +105,9 @@ export async function consume(cfg: Config): Promise<number> {
   const status = startStatus(cfg.statusAddr, cfg.statusToken, report.statusSource(source, sink, watermarks, cfg.stallTimeout));
   const stopWatchingStalls = report.watchStalls(source, cfg.stallTimeout);
 
-  // Run until a signal, a fatal consumer error, or (with --exit-when-idle) caught up and quiet.
+  // Run until a signal, a wrong deployment (Stop) or a fatal consumer error, or (with --exit-when-idle)
+  // caught up and quiet.
+  let stopped: Stop | undefined;
   const done = new Promise<number>((resolve) => {
     const stop = (why: string, code: number) => () => {
       log.info({ why }, "stopping: no more fetches, finishing writes in flight, committing");
@@ -110,7 +115,9 @@ export async function consume(cfg: Config): Promise<number> {
     };
     void stopping.then((signal) => stop(signal, 0)());
     source.fatal = (e) => {
-      log.fatal({ err: e?.message }, "the Kafka consumer cannot continue");
+      if (stopped) return; // every chunk in flight may fail the same way: the first says it
+      if (e instanceof Stop) stopped = e; // said once, after the shutdown, as main says any failure
+      else log.fatal({ err: e?.message }, "the Kafka consumer cannot continue");
       resolve(1);
     };
     if (cfg.exitWhenIdle > 0) {
@@ -138,5 +145,6 @@ export async function consume(cfg: Config): Promise<number> {
   await source.stop(SHUTDOWN_GRACE_MS);
   await Promise.all([deadLetters.close(), sink.close(), status?.stop()]);
   await report.logSummary();
+  if (stopped) throw stopped;
   return code;
 }

@@ -7,6 +7,7 @@
  * is the KafkaJS adapter around it, with the consumer's crash restarts and the lag figures.
  */
 import type { Admin, Consumer, ConsumerRunConfig, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
+import { classify, Stop } from "../common/failure.ts";
 import { log } from "../common/log.ts";
 import { metrics } from "../status/metrics.ts";
 import { CommitCore } from "./commits.ts";
@@ -68,7 +69,7 @@ export class KafkaSource {
   /** Records not yet committed, per assigned partition (from the group's offsets at join, then from commits). */
   readonly lag = new Map<number, number>();
   joined = false;
-  /** Called when a chunk failed unexpectedly (not an outage: those are retried): exit non-zero. */
+  /** Called when the pipeline cannot go on: a Stop (a wrong deployment, src/common/failure.ts) or a chunk that failed unexpectedly. */
   fatal?: (e: Error) => void;
 
   private readonly consumer: Consumer;
@@ -103,14 +104,18 @@ export class KafkaSource {
       commit: (offsets) => this.consumer.commitOffsets(offsets.map((o) => ({ topic: s.topic, partition: o.partition, offset: String(o.offset) }))),
       setTimer: (fn, ms) => setTimeout(fn, ms),
       clearTimer: (t) => clearTimeout(t as ReturnType<typeof setTimeout>),
-      commitFailed: (e) => log.warn({ err: e.message }, "offset commit failed; will commit again"),
+      commitFailed: (e) => {
+        const v = classify("kafka consumer", e);
+        if (v.action === "stop") this.fatal?.(new Stop(v.line));
+        else log.warn({ err: e.message }, "offset commit failed; will commit again");
+      },
       committed: (partition, offset, records) => {
         metrics.committed.inc(records);
         const hw = this.highWatermarks.get(partition);
         if (hw !== undefined) this.setLag(partition, Math.max(0, hw - offset));
       },
       fatal: (e, partition) => {
-        log.error({ err: e.message, partition }, "a chunk failed unexpectedly; stopping so that it is read again");
+        if (!(e instanceof Stop)) log.error({ err: e.message, partition }, "a chunk failed unexpectedly; stopping so that it is read again");
         this.fatal?.(e);
       },
       inFlightChanged: (n) => metrics.inFlight.set(n),
@@ -153,6 +158,12 @@ export class KafkaSource {
    */
   crashed(error: Error | undefined, restartedByKafkaJS: boolean): void {
     this.joined = false;
+    // A wrong deployment (denied ACL, bad credentials) is not waited out: the process stops with one line.
+    const verdict = classify("kafka consumer", error);
+    if (verdict.action === "stop" && !this.stopping) {
+      this.fatal?.(new Stop(verdict.line));
+      return;
+    }
     const details = { err: error?.message, kind: error?.name, restartedByKafkaJS };
     // A warning while it recovers by itself: while stopping (the stop reports the broker being away), when
     // KafkaJS restarts it, and for the source's own first restarts. An error once those have backed off to
