@@ -397,3 +397,32 @@ test("8. a wrong deployment mid-stream (the table dropped under the consumer): s
   report("wrong deployment mid-stream (table dropped)", `exit 1 in ${stoppedInS.toFixed(1)} s, one line; after migrate + restart ${total} stored`,
     { deadLetters, committedAtStop: committed, storedAfter: total });
 }, 180_000);
+
+test("9. a 1 MiB source record that fails validation: dead-lettered cut to fit the dead-letter topic (headers say so), and the partition moves on", async () => {
+  const p = await pipeline("it-f-big");
+  const events = makeEvents(200, { seed: 23, start: Date.now() - 60_000, stepMs: 100, jitterMs: 0 });
+  // 1,048,400 bytes: within the source topic's max.message.bytes (1,048,588) with its framing, beyond it once the
+  // dead-letter headers (about 450 bytes) are added: as a dead letter it cannot be sent whole.
+  const big = Buffer.alloc(1_048_400, "x");
+  big.write("{not json", 0);
+  const valid = asAvro(events).map((m) => ({ ...m, partition: 0 }));
+  await produce(p.topic, valid.slice(0, 100));
+  await produce(p.topic, [{ key: "big-one", value: big, partition: 0, headers: { origin: "it-test" } }]);
+  await produce(p.topic, valid.slice(100));
+  const r = await consumeAll("binary", p.env, 120_000);
+  const s = summary(r);
+  const [dl] = await readTopic(p.dlq, 1, 10_000);
+  expect(dl).toBeDefined();
+  const headers = Object.fromEntries(Object.entries(dl!.headers ?? {}).map(([k, v]) => [k, v?.toString()]));
+  expect(headers).toMatchObject({
+    "dlq.reason": "undecodable", "dlq.truncated": "true", "dlq.original.size": String(big.length),
+    "dlq.original.sha256": new Bun.CryptoHasher("sha256").update(big).digest("hex"), origin: "it-test",
+  });
+  expect(dl!.key?.toString()).toBe("big-one");
+  expect(big.subarray(0, dl!.value!.length).equals(dl!.value!)).toBe(true);
+  expect(dl!.value!.length).toBeLessThan(big.length);
+  expect(await countRows(p.keyspace)).toBe(200);
+  expect(await committedTotal(p.env.KAFKA_GROUP_ID!, p.topic)).toBe(201);
+  report("1 MiB invalid record", `dead-lettered cut from ${big.length} to ${dl!.value!.length} bytes; 200 valid stored, 201 committed`,
+    { deadLettered: s.deadLettered, stored: 200 });
+}, 150_000);
