@@ -426,3 +426,51 @@ test("9. a 1 MiB source record that fails validation: dead-lettered cut to fit t
   report("1 MiB invalid record", `dead-lettered cut from ${big.length} to ${dl!.value!.length} bytes; 200 valid stored, 201 committed`,
     { deadLettered: s.deadLettered, stored: 200 });
 }, 150_000);
+
+test("10. lateness across a rebalance: a lagging partition moved to a consumer that was ahead counts no event late that a fresh consumer would not", async () => {
+  const p = await pipeline("it-f-rebal-late");
+  const now = Date.now();
+  // One partition is current (its owner's watermark reaches now − 2 min); another, owned by the other consumer, is
+  // an hour behind, in order. Empty partitions are idle after 1 s and hold no watermark back.
+  const current = makeEvents(5_000, { seed: 29, start: now - 60_000, stepMs: 12, jitterMs: 0 });
+  const lagging = makeEvents(150_000, { seed: 31, start: now - 2 * 3_600_000, stepMs: 24, jitterMs: 0 });
+  const total = current.length + lagging.length;
+  const env = { ...p.env, KAFKA_PARTITIONS_CONCURRENTLY: "1", WATERMARK_IDLE_TIMEOUT: "1s" };
+  const partitionsOf = (r: Running) => r.lines.findLast((l) => l.msg === "joined consumer group")?.partitions as number[] | undefined;
+  const a = consumer(env);
+  await untilAlive([a], "the first consumer to join", async () => partitionsOf(a)?.length, 60_000, 50);
+  const b = consumer(env); // joined a moment later: two members joining at the same instant can wait out a whole rebalance
+  const [ahead, behind] = await untilAlive([a, b], "the two consumers to share the partitions", async (): Promise<[Running, Running] | undefined> => {
+    const pa = partitionsOf(a), pb = partitionsOf(b);
+    if (!pa?.length || !pb?.length || pa.some((x) => pb.includes(x))) return undefined;
+    return pa.includes(0) ? [a, b] : [b, a];
+  }, 60_000, 50);
+  const laggingPartition = partitionsOf(behind)![0]!;
+  // Only then the records: the current partition's, until its owner is current, then the other's backlog.
+  // In two halves 1.5 s apart: the watermark advances between chunks, so the second half's chunks see the empty
+  // partitions idle.
+  const currentRecords = asAvro(current).map((m) => ({ ...m, partition: 0 }));
+  await produce(p.topic, currentRecords.slice(0, 2_500));
+  await Bun.sleep(1_500);
+  await produce(p.topic, currentRecords.slice(2_500));
+  await untilAlive([ahead], "the current partition's owner to be current", async () => ((await ahead.status()).watermark as number | null ?? 0) > now - 200_000, 60_000, 20);
+  await produce(p.topic, asAvro(lagging).map((m) => ({ ...m, partition: laggingPartition })));
+  await untilAlive([ahead, behind], "the lagging partition's owner to be into its backlog", async () => (await written(behind)) >= 20_000, 60_000, 10);
+  const lateBefore = (await ahead.status()).late as number;
+  behind.proc.kill("SIGTERM"); // leaves the group: the lagging partition moves to the consumer that was ahead
+  expect(await behind.exited).toBe(0);
+  await untilAlive([ahead], "everything committed", async () => (await committedTotal(p.env.KAFKA_GROUP_ID!, p.topic)) >= total, 120_000, 200);
+  const lateAfterMove = ((await ahead.status()).late as number) - lateBefore;
+  const moved = partitionsOf(ahead);
+  ahead.proc.kill("SIGTERM");
+  expect(await ahead.exited).toBe(0);
+  expect(moved).toContain(laggingPartition);
+
+  // The same records through a fresh consumer (its own group) are the measure of what is late.
+  const fresh = await consumeAll("binary", { ...env, KAFKA_GROUP_ID: `${p.env.KAFKA_GROUP_ID}-fresh` });
+  const lateFresh = summary(fresh).late;
+  expect(lateAfterMove).toBeLessThanOrEqual(lateFresh);
+  expect(await countRows(p.keyspace)).toBe(total);
+  report("lateness across a rebalance", `moved after the other had written 20,000+; late after the move ${lateAfterMove}, under a fresh consumer ${lateFresh}`,
+    { lateAfterMove, lateFresh });
+}, 240_000);
