@@ -22,9 +22,14 @@ export function cassandraClient(cfg: CassandraSettings, keyspace?: string): cass
 export function describeCassandraError(e: unknown, cfg: CassandraSettings): string {
   const err = e as Error & { innerErrors?: Record<string, Error>; code?: number };
   if (err instanceof cassandra.errors.NoHostAvailableError) {
-    const inner = Object.entries(err.innerErrors ?? {}).map(([h, ie]) => `${h}: ${(ie as Error).message}`).join("; ");
+    const inner = hostErrors(err);
     if (/authenticat|credentials|Provided username/i.test(inner)) return `Cassandra rejected the credentials (${inner})`;
     return `cannot reach Cassandra at ${cfg.contactPoints.join(",")} (${inner || err.message})`;
   }
   return err?.message ?? String(e);
+}
+
+/** A NoHostAvailableError's per-host causes, as "host: message; …" (empty when it has none). */
+export function hostErrors(err: InstanceType<typeof cassandra.errors.NoHostAvailableError>): string {
+  return Object.entries(err.innerErrors ?? {}).map(([h, ie]) => `${h}: ${(ie as Error).message}`).join("; ");
 }

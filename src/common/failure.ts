@@ -12,6 +12,7 @@
  */
 import cassandra from "cassandra-driver";
 import { BadRecord } from "../codec/event.ts";
+import { hostErrors } from "../cassandra/client.ts";
 import {
   KafkaJSConnectionError, KafkaJSNotImplemented, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSRequestTimeoutError,
   KafkaJSSASLAuthenticationError,
@@ -200,8 +201,7 @@ export function decide(from: Origin, err: unknown): "wait" | "reject" {
 
 function describe(err: unknown): string {
   if (err instanceof NoHostAvailableError) {
-    const inner = Object.entries(err.innerErrors ?? {}).map(([h, e]) => `${h}: ${msg(e)}`).join("; ");
-    return inner || err.message;
+    return hostErrors(err) || err.message;
   }
   if (err instanceof KafkaJSNumberOfRetriesExceeded && err.cause) return msg(err.cause);
   return msg(err);

@@ -77,7 +77,10 @@ export async function consume(cfg: Config): Promise<number> {
         rows.push(event);
         sources.push(message);
       } catch (e) {
-        if (decide("record", e) !== "reject" || !(e instanceof BadRecord)) throw e; // decide throws Stop for a decoder bug
+        if (!(e instanceof BadRecord)) {
+          decide("record", e); // a decoder bug: throws Stop
+          throw e;
+        }
         watermarks.observe(partition, undefined, now); // bad input is still activity: the partition is not idle
         dead.push({ message, topic, partition, reason: e.reason, detail: e.message });
       }
