@@ -5,7 +5,7 @@
  */
 import { parseArgs } from "node:util";
 
-export type Command = "consume" | "simulate" | "migrate";
+export type Command = "consume" | "simulate" | "migrate" | "redrive";
 
 export class ConfigError extends Error {}
 
@@ -18,6 +18,8 @@ interface Setting<T> {
   for: readonly Command[];
   /** Never logged or echoed back in an error. */
   secret?: boolean;
+  /** A flag that takes no value (`--dry-run`): present means "true". */
+  switch?: boolean;
   parse(raw: string): T;
 }
 
@@ -125,6 +127,30 @@ const replication = {
 
 const fraction = number(0, 1, false);
 
+/** An ISO-8601 instant, or empty (no bound). */
+const instant = {
+  allowed: "an ISO-8601 instant like 2026-11-22T00:00:00Z (empty: no bound)",
+  parse(raw: string): number | null {
+    if (raw.trim() === "") return null;
+    const t = Date.parse(raw.trim());
+    if (!/^\d{4}-\d{2}-\d{2}(T|$)/.test(raw.trim()) || Number.isNaN(t)) throw new Error(this.allowed);
+    return t;
+  },
+};
+
+export interface OffsetRange { partition: number; first: number; last: number }
+/** "0:100-200,3:0-99" → ranges of source offsets, inclusive. */
+const offsetRanges = {
+  allowed: "<partition>:<first>-<last>, comma-separated, e.g. 0:1200-1500,3:0-99 (empty: every offset)",
+  parse(raw: string): OffsetRange[] {
+    return raw.split(",").map((p) => p.trim()).filter(Boolean).map((p) => {
+      const m = /^(\d+):(\d+)-(\d+)$/.exec(p);
+      if (!m || Number(m[2]) > Number(m[3])) throw new Error(this.allowed);
+      return { partition: Number(m[1]), first: Number(m[2]), last: Number(m[3]) };
+    });
+  },
+};
+
 const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3 };
 /** "4MiB", "512KiB", "5KiB", "1048576" (ours, and Cassandra's data sizes) → bytes; NaN if not a size. */
 export function parseSize(raw: string): number {
@@ -144,11 +170,12 @@ const size = {
 
 // ---- the table -----------------------------------------------------------------------------------
 
-const ALL: readonly Command[] = ["consume", "simulate", "migrate"];
-const KAFKA: readonly Command[] = ["consume", "simulate"];
+const ALL: readonly Command[] = ["consume", "simulate", "migrate", "redrive"];
+const KAFKA: readonly Command[] = ["consume", "simulate", "redrive"];
 const CASSANDRA: readonly Command[] = ["consume", "migrate"];
 const CONSUME: readonly Command[] = ["consume"];
 const SIMULATE: readonly Command[] = ["simulate"];
+const REDRIVE: readonly Command[] = ["redrive"];
 const RUNNING: readonly Command[] = ["consume", "simulate"];
 
 function s<T>(env: string, flag: string, def: string, p: { parse(raw: string): T; allowed: string }, help: string,
@@ -160,7 +187,7 @@ export const SETTINGS = {
   brokers: s("KAFKA_BROKERS", "brokers", "127.0.0.1:9092", hostPorts, "comma-separated bootstrap brokers", KAFKA),
   topic: s("KAFKA_TOPIC", "topic", "user-events", text(), "source topic (simulate: destination)", KAFKA),
   groupId: s("KAFKA_GROUP_ID", "group-id", "events-consumer", text(), "consumer group; consumers of one group share the partitions", CONSUME),
-  dlqTopic: s("KAFKA_DLQ_TOPIC", "dlq-topic", "user-events.dlq", text(), "dead-letter topic", CONSUME),
+  dlqTopic: s("KAFKA_DLQ_TOPIC", "dlq-topic", "user-events.dlq", text(), "dead-letter topic", ["consume", "redrive"]),
   kafkaSsl: s("KAFKA_SSL", "kafka-ssl", "false", bool, "TLS to the brokers", KAFKA),
   saslMechanism: s("KAFKA_SASL_MECHANISM", "kafka-sasl-mechanism", "", {
     allowed: "plain | scram-sha-256 | scram-sha-512 (empty: off)",
@@ -169,7 +196,7 @@ export const SETTINGS = {
   saslUsername: s("KAFKA_SASL_USERNAME", "kafka-sasl-username", "", optionalText, "SASL user", KAFKA),
   saslPassword: s("KAFKA_SASL_PASSWORD", "kafka-sasl-password", "", optionalText, "SASL password", KAFKA, true),
   compression: s("KAFKA_COMPRESSION", "compression", "none", oneOf("none", "gzip", "snappy", "lz4", "zstd"),
-    "codec for what this process produces (simulate's events, consume's dead letters); every codec is always readable", KAFKA),
+    "codec for what this process produces (simulate's events, consume's dead letters, redrive's re-sends); every codec is always readable", KAFKA),
   format: s("EVENT_FORMAT", "format", "auto", oneOf("auto", "avro", "confluent", "json"),
     "consume: how values are decoded (auto tells the three apart); simulate: what it writes (auto = avro)", KAFKA),
   contactPoints: s("CASSANDRA_CONTACT_POINTS", "contact-points", "127.0.0.1:9042", hostPorts, "comma-separated Cassandra nodes", CASSANDRA),
@@ -188,6 +215,8 @@ export const SETTINGS = {
   cassandraTls: s("CASSANDRA_TLS", "cassandra-tls", "false", bool, "TLS to Cassandra", CASSANDRA),
   outOfOrderness: s("WATERMARK_OUT_OF_ORDERNESS", "out-of-orderness", "2m", duration, "bounded out-of-orderness of the watermark", CONSUME),
   idleTimeout: s("WATERMARK_IDLE_TIMEOUT", "idle-timeout", "30s", duration, "a partition silent this long stops holding the watermark back", CONSUME),
+  maxFuture: s("EVENT_TIME_MAX_FUTURE", "max-future", "24h", duration,
+    "an event_time further ahead of the clock than this is invalid_event_time (clocks drift; further is a bug upstream)", CONSUME),
   lateEvents: s("LATE_EVENTS", "late-events", "store", oneOf("store", "dlq", "drop"), "what happens to late events (all are counted)", CONSUME),
   maxInFlight: s("MAX_IN_FLIGHT", "max-in-flight", "3000", number(1, 1_000_000), "records decoded but not yet committed; bounds memory", CONSUME),
   sessionTimeout: s("KAFKA_SESSION_TIMEOUT", "session-timeout", "10s", duration,
@@ -229,6 +258,18 @@ export const SETTINGS = {
   lateFraction: s("SIMULATE_LATE_FRACTION", "late-fraction", "0", fraction, "fraction of events sent deliberately late", SIMULATE),
   lateBy: s("SIMULATE_LATE_BY", "late-by", "3m", duration, "how far behind the clock late events are", SIMULATE),
   invalidFraction: s("SIMULATE_INVALID_FRACTION", "invalid-fraction", "0", fraction, "fraction of malformed records", SIMULATE),
+  // redrive (src/redrive/redrive.ts)
+  reasons: s("REDRIVE_REASON", "reason", "", {
+    allowed: "comma-separated dlq.reason values, e.g. invalid_event_time,late (empty: every reason)",
+    parse: (raw: string) => raw.split(",").map((r) => r.trim()).filter(Boolean),
+  }, "redrive only dead letters with one of these reasons", REDRIVE),
+  since: s("REDRIVE_SINCE", "since", "", instant, "redrive only dead letters dead-lettered at or after this instant (dlq.time)", REDRIVE),
+  until: s("REDRIVE_UNTIL", "until", "", instant, "redrive only dead letters dead-lettered before this instant (dlq.time)", REDRIVE),
+  sourceOffsets: s("REDRIVE_SOURCE_OFFSETS", "source-offsets", "", offsetRanges,
+    "redrive only dead letters from these source offsets: <partition>:<first>-<last>, comma-separated (inclusive)", REDRIVE),
+  maxRedrives: s("REDRIVE_MAX", "max-redrives", "1", number(1, 100),
+    "a record redriven this many times that is dead-lettered again is refused (the loop guard, header dlq.redriven)", REDRIVE),
+  dryRun: { ...s("REDRIVE_DRY_RUN", "dry-run", "false", bool, "print what would be sent (one JSON line each) and send nothing", REDRIVE), switch: true },
 } as const;
 
 type Settings = typeof SETTINGS;
@@ -242,7 +283,7 @@ export function loadConfig(command: Command, argv: string[], env: Record<string,
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: Object.fromEntries(mine.map(([, st]) => [st.flag, { type: "string" as const }])),
+      options: Object.fromEntries(mine.map(([, st]) => [st.flag, { type: st.switch ? "boolean" as const : "string" as const }])),
       strict: true,
       allowPositionals: false,
     }));
@@ -251,7 +292,7 @@ export function loadConfig(command: Command, argv: string[], env: Record<string,
   }
   const out: Record<string, unknown> = {};
   for (const [name, st] of Object.entries(SETTINGS) as [SettingName, Setting<unknown>][]) {
-    const fromFlag = values[st.flag];
+    const fromFlag = values[st.flag] === true ? "true" : values[st.flag];
     const raw = typeof fromFlag === "string" ? fromFlag : (env[st.env] ?? st.default);
     const source = typeof fromFlag === "string" ? `--${st.flag}` : env[st.env] !== undefined ? st.env : `default of ${st.env}`;
     try {
@@ -282,7 +323,7 @@ export function redacted(config: Config, command: Command): Record<string, unkno
 export function settingsHelp(command: Command): string {
   const rows = Object.values(SETTINGS as Record<string, Setting<unknown>>).filter((st) => st.for.includes(command));
   return rows
-    .map((st) => `  --${st.flag} <v>`.padEnd(30) + `${st.env}`.padEnd(28) + `default: ${st.default === "" ? "(unset)" : st.default}\n` +
+    .map((st) => `  --${st.flag}${st.switch ? "" : " <v>"}`.padEnd(30) + `${st.env}`.padEnd(28) + `default: ${st.default === "" ? "(unset)" : st.default}\n` +
       " ".repeat(30) + `${st.help}; ${st.allowed}`)
     .join("\n");
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bun
 /**
- * `events`: one binary, three commands.
+ * `events`: one binary, four commands.
  *   consume   Kafka → decode → validate/transform → bucket_date → Cassandra (src/consume/pipeline.ts)
  *   simulate  realistic website activity into Kafka (src/simulate/simulate.ts)
  *   migrate   apply cql/schema.cql (src/cassandra/migrate.ts)
+ *   redrive   dead letters back to the source topic (src/redrive/redrive.ts)
  * Settings come from env vars and flags (src/cli/config.ts); a bad one exits 2 with one line.
  */
 import "./signals.ts";
@@ -17,6 +18,7 @@ const COMMANDS: Record<Command, string> = {
   consume: "run the pipeline with its status server until SIGTERM/SIGINT (then drain, commit, exit 0)",
   simulate: "produce realistic user events to Kafka, with the status server",
   migrate: "apply cql/schema.cql (keyspace and tables); idempotent",
+  redrive: "re-send dead letters (filtered by reason, time, source offsets) to the source topic, each once",
 };
 
 function usage(): string {
@@ -61,6 +63,11 @@ async function run(cmd: Command, argv: string[]): Promise<number> {
     case "simulate": {
       const { simulate } = await import("../simulate/simulate.ts");
       return simulate(cfg);
+    }
+    case "redrive": {
+      release(); // a signal stops it at once: what was sent is marked, a second run goes on from there
+      const { redrive } = await import("../redrive/redrive.ts");
+      return redrive(cfg);
     }
   }
 }

@@ -12,9 +12,12 @@ export const LIMITS = {
   metadataMaxBytes: 16 * 1024,
   /** 2000-01-01T00:00:00Z: nothing this website logs is older. */
   minEventTime: 946_684_800_000,
-  /** Clocks drift, but an event from more than a day in the future is a bug upstream. */
+  /** Clocks drift, but an event from more than a day in the future is a bug upstream (EVENT_TIME_MAX_FUTURE). */
   maxFutureMs: 24 * 3_600_000,
 } as const;
+
+/** The bounds a deployment may set (EVENT_TIME_MAX_FUTURE); consume sets them once at start. */
+export const bounds = { maxFutureMs: LIMITS.maxFutureMs as number };
 
 /** Per character code below 128: 1 for 0-9 and a-f, 3 for A-F, 0 otherwise (a table: random hex digits mispredict branches). */
 const HEX = new Uint8Array(128);
@@ -58,7 +61,7 @@ export function isEventType(s: string): boolean {
 export function eventTimeFault(v: number, now: number): "not_integer" | "too_old" | "future" | null {
   if (!Number.isSafeInteger(v)) return "not_integer";
   if (v < LIMITS.minEventTime) return "too_old";
-  if (v > now + LIMITS.maxFutureMs) return "future";
+  if (v > now + bounds.maxFutureMs) return "future";
   return null;
 }
 

@@ -4,7 +4,7 @@
  */
 import { BadRecord, type StoredEvent } from "./event.ts";
 import type { RawEvent } from "./formats.ts";
-import { bucketDate, eventTimeFault, isEventType, LIMITS, metadataFits, uuidCase } from "./rules.ts";
+import { bounds, bucketDate, eventTimeFault, isEventType, LIMITS, metadataFits, uuidCase } from "./rules.ts";
 
 export function toEvent(raw: RawEvent, now: number): StoredEvent {
   const userId = uuid(raw.user_id, "user_id");
@@ -39,7 +39,7 @@ function time(v: unknown, now: number): number {
   switch (eventTimeFault(v, now)) {
     case "not_integer": throw new BadRecord("invalid_event_time", `event_time ${v} is not an integer of epoch milliseconds`);
     case "too_old": throw new BadRecord("invalid_event_time", `event_time ${v} is before 2000-01-01`);
-    case "future": throw new BadRecord("invalid_event_time", `event_time ${v} is more than a day in the future`);
+    case "future": throw new BadRecord("invalid_event_time", `event_time ${v} is more than ${bounds.maxFutureMs / 1000} s ahead of the clock (EVENT_TIME_MAX_FUTURE)`);
     case null: return v;
   }
 }

@@ -21,6 +21,13 @@ import { backoff, sleep } from "../common/retry.ts";
 import { classify, kafkaType, Stop } from "../common/failure.ts";
 import { describeKafkaError, type KafkaSettings } from "../kafka/client.ts";
 
+/** The headers a dead letter gains here (redrive removes them again before it re-sends the original). */
+export const TRUNCATED = "dlq.truncated";
+export const ADDED_HEADERS: readonly string[] = [
+  "dlq.reason", "dlq.error", "dlq.source.topic", "dlq.source.partition", "dlq.source.offset", "dlq.source.timestamp", "dlq.time",
+  TRUNCATED, "dlq.original.size", "dlq.original.sha256", "dlq.headers.dropped",
+];
+
 export interface DeadLetter {
   message: KafkaMessage;
   topic: string;
@@ -173,8 +180,8 @@ export function truncateToFit(m: Message, budget: number): Message {
   if (size <= budget) return m;
   const value = typeof m.value === "string" ? Buffer.from(m.value) : (m.value ?? Buffer.alloc(0));
   const headers = { ...m.headers };
-  if (headers["dlq.truncated"] === undefined) {
-    headers["dlq.truncated"] = "true";
+  if (headers[TRUNCATED] === undefined) {
+    headers[TRUNCATED] = "true";
     headers["dlq.original.size"] = String(value.length);
     headers["dlq.original.sha256"] = new Bun.CryptoHasher("sha256").update(value).digest("hex");
   }

@@ -18,6 +18,7 @@ import type { Config } from "../cli/config.ts";
 import { redacted } from "../cli/config.ts";
 import { DeadLetters, type DeadLetter } from "./deadletter.ts";
 import { decodeEvent } from "../codec/decode.ts";
+import { bounds } from "../codec/rules.ts";
 import { BadRecord, type StoredEvent } from "../codec/event.ts";
 import { decide, Stop } from "../common/failure.ts";
 import { describeKafkaError, kafkaClient, requireTopic } from "../kafka/client.ts";
@@ -37,6 +38,7 @@ export async function consume(cfg: Config): Promise<number> {
   log.info({ settings: redacted(cfg, "consume") }, "events consume starting");
   // A signal that came during start-up stops the pipeline as soon as it runs (src/cli/signals.ts).
   const stopping = stopRequested();
+  bounds.maxFutureMs = cfg.maxFuture;
   const report = new ConsumeReport();
 
   const sink = await CassandraSink.open(cfg);

@@ -51,3 +51,24 @@ test("replication short forms become CQL maps", () => {
   expect(st).toHaveLength(2);
   expect(st[1]).toContain("PRIMARY KEY ((user_id, bucket_date), event_time, event_type, event_id)");
 });
+
+test("every setting is documented with its flag and default (README or docs/)", async () => {
+  const { SETTINGS } = await import("../../src/cli/config.ts");
+  const docs = (await Promise.all(["README.md", "docs/operations.md", "docs/simulating.md"]
+    .map((f) => Bun.file(new URL(`../../${f}`, import.meta.url)).text()))).join("\n");
+  const rows = docs.split("\n").filter((l) => l.startsWith("| `"));
+  const missing = Object.values(SETTINGS).filter((st) => !rows.some((r) => r.includes(`\`${st.env}\``) && r.includes(`--${st.flag}`)));
+  expect(missing.map((st) => st.env)).toEqual([]);
+});
+
+test("redrive's filters and its switch flag", () => {
+  const c = loadConfig("redrive", ["--reason", "invalid_event_time, late", "--source-offsets", "0:10-20,2:5-5", "--since", "2026-12-01T00:00:00Z", "--dry-run"], {});
+  expect(c.reasons).toEqual(["invalid_event_time", "late"]);
+  expect(c.sourceOffsets).toEqual([{ partition: 0, first: 10, last: 20 }, { partition: 2, first: 5, last: 5 }]);
+  expect(c.since).toBe(Date.parse("2026-12-01T00:00:00Z"));
+  expect(c.until).toBeNull();
+  expect(c.dryRun).toBe(true);
+  expect(loadConfig("redrive", [], {}).dryRun).toBe(false);
+  expect(() => loadConfig("redrive", ["--source-offsets", "0:20-10"], {})).toThrow(ConfigError);
+  expect(() => loadConfig("redrive", ["--since", "yesterday"], {})).toThrow(ConfigError);
+});
