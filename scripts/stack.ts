@@ -1,14 +1,15 @@
 #!/usr/bin/env bun
 /**
- * The local stack: one real Apache Kafka (KRaft, broker + controller) and one real Apache Cassandra,
- * resolved from Maven Central with `mvn` (poms under stack/), run on this machine's JDK, on loopback.
+ * The local stack: one real Apache Kafka (KRaft, broker + controller), one real Apache Cassandra and an
+ * Apicurio schema registry (the Confluent API on 127.0.0.1:8081), resolved from Maven Central with `mvn`
+ * (poms under stack/), run on this machine's JDK, on loopback.
  *
  *   bun run stack up      resolve (first time), start what is not running, wait until both answer, create topics
  *   bun run stack down    stop only the processes this script started (recorded pids)
  *   bun run stack status  what runs and whether it answers
  *   bun run stack reset   down, then delete data and logs (jars are kept)
  *
- * Everything lives under .stack/ (git-ignored): jars/, kafka/, cassandra/, logs/, run/*.pid.
+ * Everything lives under .stack/ (git-ignored): jars/, kafka/, cassandra/, registry/, logs/, run/*.pid.
  * EVENTS_STACK_DIR moves it; STACK_TIMEOUT (seconds, default 240) bounds each wait.
  */
 import { dlopen, FFIType } from "bun:ffi";
@@ -29,7 +30,7 @@ const TOPICS = [
 ];
 
 interface Service {
-  name: "kafka" | "cassandra";
+  name: "kafka" | "cassandra" | "registry";
   port: number;
   /** Prepare config and data (once), return the java arguments after the JVM options. */
   prepare(jars: string): string[];
@@ -138,7 +139,41 @@ const cassandraSvc: Service = {
   },
 };
 
-const SERVICES = [kafka, cassandraSvc];
+/** Where the local registry answers the Confluent API (SCHEMA_REGISTRY_URL). */
+export const REGISTRY_URL = "http://127.0.0.1:8081/apis/ccompat/v7";
+
+const registry: Service = {
+  name: "registry",
+  port: 8081,
+  prepare(jars) {
+    // Maven brings the app as a tar.gz (a runner jar and lib/): unpacked once per version.
+    const archive = readdirSync(jars).find((f) => f.endsWith(".tar.gz"));
+    if (!archive) throw new Error(`no Apicurio archive in ${jars}; delete it and run stack up again`);
+    const app = join(paths.home("registry"), archive.replace(/-all\.tar\.gz$/, ""));
+    if (!existsSync(join(app, ".unpacked"))) {
+      mkdirSync(app, { recursive: true });
+      const r = spawnSync("tar", ["xzf", join(jars, archive), "-C", app], { encoding: "utf8" });
+      if (r.status !== 0) throw new Error(`unpacking ${archive} failed: ${r.stderr}`);
+      writeFileSync(join(app, ".unpacked"), archive);
+    }
+    const runner = readdirSync(app).find((f) => f.endsWith("-runner.jar"));
+    if (!runner) throw new Error(`no runner jar in ${app}`);
+    return [
+      // On loopback (its default is 0.0.0.0:8080; 2.6 serves health on the same port); schemas in memory (H2, its default).
+      "-Dquarkus.http.host=127.0.0.1", "-Dquarkus.http.port=8081",
+      "-Dquarkus.log.file.enable=true", `-Dquarkus.log.file.path=${paths.log("registry")}`, "-Dquarkus.log.console.enable=false",
+      "-jar", join(app, runner),
+    ];
+  },
+  async probe() {
+    const ready = await fetch("http://127.0.0.1:8081/health/ready", { signal: AbortSignal.timeout(2000) });
+    if (!ready.ok) throw new Error(`registry not ready (${ready.status})`);
+    const api = await fetch(`${REGISTRY_URL}/subjects`, { signal: AbortSignal.timeout(2000) });
+    if (!api.ok) throw new Error(`registry API answers ${api.status}`);
+  },
+};
+
+const SERVICES = [kafka, cassandraSvc, registry];
 
 /** Resolve the jars once per pom version: `mvn dependency:copy-dependencies` into .stack/jars/<name>. */
 function resolveJars(name: string): string {
@@ -343,7 +378,7 @@ async function status(): Promise<boolean> {
   return allUp;
 }
 
-const usage = "usage: bun run stack up|down|status|reset [kafka|cassandra]";
+const usage = "usage: bun run stack up|down|status|reset [kafka|cassandra|registry]";
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, only] = argv;
