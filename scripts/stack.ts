@@ -4,7 +4,8 @@
  * Apicurio schema registry (the Confluent API on 127.0.0.1:8081), resolved from Maven Central with `mvn`
  * (poms under stack/), run on this machine's JDK, on loopback.
  *
- *   bun run stack up      resolve (first time), start what is not running, wait until both answer, create topics
+ *   bun run stack up      resolve (first time), start what is not running, wait until all answer, create topics
+ *                         and Kafka's SCRAM user; --auth: also an authenticated Cassandra on 127.0.0.2
  *   bun run stack down    stop only the processes this script started (recorded pids)
  *   bun run stack status  what runs and whether it answers
  *   bun run stack reset   down, then delete data and logs (jars are kept)
@@ -30,8 +31,14 @@ const TOPICS = [
 ];
 
 interface Service {
-  name: "kafka" | "cassandra" | "registry";
+  name: "kafka" | "cassandra" | "registry" | "cassandra-auth";
+  /** Where it listens for clients (127.0.0.1 unless said). */
+  host?: string;
   port: number;
+  /** Whose pom resolves its jars and whose jvm.options it starts from (its own name unless said). */
+  jarsOf?: string;
+  /** JVM options replacing those of the same flag in jvm.options (e.g. a smaller heap). */
+  jvmOverrides?: string[];
   /** Prepare config and data (once), return the java arguments after the JVM options. */
   prepare(jars: string): string[];
   /** Resolves when the service answers a real request; throws otherwise. */
@@ -55,11 +62,14 @@ function fill(template: string, data: string): string {
   return readFileSync(join(ROOT, "stack", template), "utf8").replaceAll("@DATA@", data);
 }
 
-function jvmOptions(name: string): string[] {
-  return readFileSync(join(ROOT, "stack", name, "jvm.options"), "utf8")
+function jvmOptions(svc: Service): string[] {
+  const flag = (o: string) => /^(-Xm[sxn]|-Xlog:gc)/.exec(o)?.[0] ?? o;
+  const overridden = new Set((svc.jvmOverrides ?? []).map(flag));
+  return readFileSync(join(ROOT, "stack", svc.jarsOf ?? svc.name, "jvm.options"), "utf8")
     .split("\n")
     .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith("#"));
+    .filter((l) => l && !l.startsWith("#") && !overridden.has(flag(l)))
+    .concat(svc.jvmOverrides ?? []);
 }
 
 const kafka: Service = {
@@ -99,45 +109,146 @@ const kafka: Service = {
   },
 };
 
-const cassandraSvc: Service = {
-  name: "cassandra",
-  port: 9042,
-  // Cassandra's request threads (its shared executor pool) wait for work by parking 10 µs at a time for as
-  // long as requests keep arriving, so under a steady, partial load they wake tens of thousands of times a
-  // second: at 1,000 events/s it used 0.30 of a core, at 24,000/s 34 CPU s per million events, against 25 in
-  // a saturated drain. With 1 ms of slack the kernel lets those wake-ups coalesce: 0.09 core and 24-26 s
-  // per million, latency unchanged (measured in README, "Where the time goes"). Kafka's broker: no effect.
-  timerSlackNs: 1_000_000,
-  prepare(jars) {
-    const home = paths.home("cassandra");
-    const data = join(home, "data");
-    mkdirSync(data, { recursive: true });
-    const yaml = join(home, "cassandra.yaml");
-    writeFileSync(yaml, fill("cassandra/cassandra.yaml", data));
-    const jamm = readdirSync(jars).find((f) => f.startsWith("jamm-"));
-    return [
-      // jamm measures memtable sizes; Cassandra expects it as an agent.
-      ...(jamm ? [`-javaagent:${join(jars, jamm)}`] : []),
-      `-Dcassandra.config=file://${yaml}`,
-      `-Dcassandra.storagedir=${data}`,
-      `-Dcassandra.logdir=${join(DIR, "logs")}`,
-      `-Dcassandra.logfile=${paths.log("cassandra")}`,
-      `-Dlogback.configurationFile=${join(ROOT, "stack/cassandra/logback.xml")}`,
-      "-cp", `${jars}/*`, "org.apache.cassandra.service.CassandraDaemon",
-    ];
-  },
-  async probe() {
-    const client = new cassandra.Client({
-      contactPoints: ["127.0.0.1:9042"], localDataCenter: "datacenter1",
-      socketOptions: { connectTimeout: 2000, readTimeout: 5000 },
-    });
+/**
+ * A single-node Cassandra ring on `address`:9042, its data and config under .stack/<name>/. With `auth`, as a
+ * production cluster runs: PasswordAuthenticator, CassandraAuthorizer, CassandraRoleManager.
+ */
+function cassandraNode(name: Service["name"], address: string, auth: boolean): Service {
+  return {
+    name,
+    host: address,
+    port: 9042,
+    jarsOf: "cassandra",
+    // The second node (--auth) is for the security tests: a smaller heap, its own GC log.
+    jvmOverrides: auth ? ["-Xms512M", "-Xmx512M", "-Xmn128M", "-Xlog:gc=info:file=../logs/gc-auth.log:time,uptime:filecount=2,filesize=16M"] : [],
+    // Cassandra's request threads (its shared executor pool) wait for work by parking 10 µs at a time for as
+    // long as requests keep arriving, so under a steady, partial load they wake tens of thousands of times a
+    // second: at 1,000 events/s it used 0.30 of a core, at 24,000/s 34 CPU s per million events, against 25 in
+    // a saturated drain. With 1 ms of slack the kernel lets those wake-ups coalesce: 0.09 core and 24-26 s
+    // per million, latency unchanged (measured in README, "Where the time goes"). Kafka's broker: no effect.
+    timerSlackNs: 1_000_000,
+    prepare(jars) {
+      const home = paths.home(name);
+      const data = join(home, "data");
+      mkdirSync(data, { recursive: true });
+      const yaml = join(home, "cassandra.yaml");
+      let config = fill("cassandra/cassandra.yaml", data).replaceAll("127.0.0.1", address);
+      if (auth) {
+        config = config
+          .replace(/^cluster_name: .*$/m, "cluster_name: events-local-auth")
+          .replace(/^authenticator: .*$/m, "authenticator: PasswordAuthenticator")
+          .replace(/^authorizer: .*$/m, "authorizer: CassandraAuthorizer")
+          .concat("role_manager: CassandraRoleManager\n");
+      }
+      writeFileSync(yaml, config);
+      const jamm = readdirSync(jars).find((f) => f.startsWith("jamm-"));
+      return [
+        // jamm measures memtable sizes; Cassandra expects it as an agent.
+        ...(jamm ? [`-javaagent:${join(jars, jamm)}`] : []),
+        `-Dcassandra.config=file://${yaml}`,
+        `-Dcassandra.storagedir=${data}`,
+        `-Dcassandra.logdir=${join(DIR, "logs")}`,
+        `-Dcassandra.logfile=${paths.log(name)}`,
+        `-Dlogback.configurationFile=${join(ROOT, "stack/cassandra/logback.xml")}`,
+        "-cp", `${jars}/*`, "org.apache.cassandra.service.CassandraDaemon",
+      ];
+    },
+    async probe() {
+      if (auth) return void (await (await authClient(address)).shutdown());
+      const client = new cassandra.Client({
+        contactPoints: [`${address}:9042`], localDataCenter: "datacenter1",
+        socketOptions: { connectTimeout: 2000, readTimeout: 5000 },
+      });
+      try {
+        await client.execute("SELECT release_version FROM system.local");
+      } finally {
+        await client.shutdown().catch(() => {});
+      }
+    },
+  };
+}
+
+const cassandraSvc = cassandraNode("cassandra", "127.0.0.1", false);
+/** `stack up --auth`: a second, authenticated Cassandra for the security tests, on 127.0.0.2:9042. */
+export const AUTH_CASSANDRA = "127.0.0.2:9042";
+const cassandraAuth = cassandraNode("cassandra-auth", "127.0.0.2", true);
+
+/**
+ * The local stack's credentials, generated at the first `stack up` into .stack/secrets.json (mode 600, never
+ * printed): Kafka's SCRAM user, and the authenticated Cassandra's superuser and the consumer's role.
+ */
+export interface StackSecrets {
+  kafka: { username: string; password: string };
+  cassandraAdmin: { username: string; password: string };
+  cassandraConsumer: { username: string; password: string };
+}
+
+export function stackSecrets(): StackSecrets {
+  const file = join(DIR, "secrets.json");
+  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as StackSecrets;
+  const pw = () => randomBytes(18).toString("base64url");
+  const secrets: StackSecrets = {
+    kafka: { username: "events", password: pw() },
+    cassandraAdmin: { username: "events_admin", password: pw() },
+    cassandraConsumer: { username: "events", password: pw() },
+  };
+  mkdirSync(DIR, { recursive: true });
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+/**
+ * A session as the authenticated node's superuser. The first time, the node has only its default superuser
+ * (cassandra/cassandra): ours is created with it, and the default one is then disabled, as on a real cluster.
+ */
+async function authClient(address: string): Promise<cassandra.Client> {
+  const { cassandraAdmin: admin, cassandraConsumer: consumer } = stackSecrets();
+  const as = (username: string, password: string) => new cassandra.Client({
+    contactPoints: [`${address}:9042`], localDataCenter: "datacenter1", socketOptions: { connectTimeout: 2000, readTimeout: 10_000 },
+    authProvider: new cassandra.auth.PlainTextAuthProvider(username, password),
+  });
+  let client = as(admin.username, admin.password);
+  try {
+    await client.connect();
+  } catch (e) {
+    await client.shutdown().catch(() => {});
+    const inner = Object.values((e as { innerErrors?: Record<string, unknown> }).innerErrors ?? {});
+    if (!inner.some((x) => x instanceof cassandra.errors.AuthenticationError)) throw e;
+    const first = as("cassandra", "cassandra");
+    await first.connect();
+    await first.execute(`CREATE ROLE IF NOT EXISTS ${admin.username} WITH SUPERUSER = true AND LOGIN = true AND PASSWORD = '${admin.password}'`);
+    await first.shutdown();
+    client = as(admin.username, admin.password);
+    await client.connect();
+    await client.execute("ALTER ROLE cassandra WITH SUPERUSER = false AND LOGIN = false");
+  }
+  await client.execute(`CREATE ROLE IF NOT EXISTS ${consumer.username} WITH LOGIN = true AND PASSWORD = '${consumer.password}'`);
+  return client;
+}
+
+/**
+ * Kafka's SCRAM user, created or updated with Kafka's own ConfigCommand, the password by file (never on a command
+ * line). One mechanism per request: in a file, `SCRAM-SHA-256=password=…` is the form it takes (the bracketed form
+ * of --add-config is refused there, and two mechanisms in one request are "altered twice").
+ */
+async function kafkaScramUser(): Promise<void> {
+  const { kafka: user } = stackSecrets();
+  mkdirSync(join(DIR, "run"), { recursive: true });
+  await Promise.all(["SCRAM-SHA-256", "SCRAM-SHA-512"].map(async (mechanism) => {
+    const file = join(DIR, "run", `${mechanism}.properties`);
+    writeFileSync(file, `${mechanism}=password=${user.password}\n`, { mode: 0o600 });
     try {
-      await client.execute("SELECT release_version FROM system.local");
+      const proc = Bun.spawn(["java", "-cp", `${paths.jars("kafka")}/*`, "kafka.admin.ConfigCommand", "--bootstrap-server", "127.0.0.1:9092",
+        "--alter", "--entity-type", "users", "--entity-name", user.username, "--add-config-file", file], { stdout: "pipe", stderr: "pipe" });
+      const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+      if (code !== 0 || !/Completed updating config/.test(out)) {
+        throw new Error(`creating Kafka's SCRAM user (${mechanism}) failed: ${(err || out).trim().split("\n").slice(-3).join(" ").replaceAll(user.password, "***")}`);
+      }
     } finally {
-      await client.shutdown().catch(() => {});
+      rmSync(file, { force: true });
     }
-  },
-};
+  }));
+}
 
 /** Where the local registry answers the Confluent API (SCHEMA_REGISTRY_URL). */
 export const REGISTRY_URL = "http://127.0.0.1:8081/apis/ccompat/v7";
@@ -174,6 +285,8 @@ const registry: Service = {
 };
 
 const SERVICES = [kafka, cassandraSvc, registry];
+/** What `--auth` adds. */
+const AUTH_SERVICES = [cassandraAuth];
 
 /** Resolve the jars once per pom version: `mvn dependency:copy-dependencies` into .stack/jars/<name>. */
 function resolveJars(name: string): string {
@@ -221,9 +334,9 @@ function ourProcess(name: string): number | undefined {
   }
 }
 
-function portOpen(port: number): Promise<boolean> {
+function portOpen(port: number, host = "127.0.0.1"): Promise<boolean> {
   return new Promise((done) => {
-    const s = connect({ host: "127.0.0.1", port });
+    const s = connect({ host, port });
     s.once("connect", () => { s.destroy(); done(true); });
     s.once("error", () => done(false));
   });
@@ -260,14 +373,14 @@ async function up(svc: Service): Promise<void> {
   const running = ourProcess(svc.name);
   if (running) {
     await waitReady(svc, running);
-    say(`${svc.name} already running (pid ${running}), answering on 127.0.0.1:${svc.port}`);
+    say(`${svc.name} already running (pid ${running}), answering on ${svc.host ?? "127.0.0.1"}:${svc.port}`);
     return;
   }
-  if (await portOpen(svc.port)) {
-    throw new Error(`port ${svc.port} is taken by a process this script did not start; stop it or free the port`);
+  if (await portOpen(svc.port, svc.host)) {
+    throw new Error(`${svc.host ?? "127.0.0.1"}:${svc.port} is taken by a process this script did not start; stop it or free the port`);
   }
-  const jars = resolveJars(svc.name);
-  const args = [...jvmOptions(svc.name), ...svc.prepare(jars)];
+  const jars = resolveJars(svc.jarsOf ?? svc.name);
+  const args = [...jvmOptions(svc), ...svc.prepare(jars)];
   mkdirSync(join(DIR, "logs"), { recursive: true });
   mkdirSync(join(DIR, "run"), { recursive: true });
   const out = openSync(paths.out(svc.name), "a");
@@ -281,7 +394,7 @@ async function up(svc: Service): Promise<void> {
   const t0 = Date.now();
   say(`${svc.name} starting (pid ${child.pid}), log ${paths.log(svc.name)}`);
   await waitReady(svc, child.pid);
-  say(`${svc.name} answering on 127.0.0.1:${svc.port} after ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  say(`${svc.name} answering on ${svc.host ?? "127.0.0.1"}:${svc.port} after ${((Date.now() - t0) / 1000).toFixed(1)}s`);
 }
 
 /**
@@ -367,29 +480,38 @@ function slackOf(pid: number): string {
   }
 }
 
-async function status(): Promise<boolean> {
+async function status(withAuth: boolean): Promise<boolean> {
   let allUp = true;
-  for (const svc of SERVICES) {
+  for (const svc of [...SERVICES, ...AUTH_SERVICES.filter((x) => withAuth || ourProcess(x.name))]) {
     const pid = ourProcess(svc.name);
     const answers = await svc.probe().then(() => true, () => false);
     allUp &&= answers;
-    say(`${svc.name}: ${pid ? `running (pid ${pid}${slackOf(pid)})` : "not started by this script"}, ${answers ? "answering" : "not answering"} on 127.0.0.1:${svc.port}`);
+    say(`${svc.name}: ${pid ? `running (pid ${pid}${slackOf(pid)})` : "not started by this script"}, ${answers ? "answering" : "not answering"} on ${svc.host ?? "127.0.0.1"}:${svc.port}`);
   }
   return allUp;
 }
 
-const usage = "usage: bun run stack up|down|status|reset [kafka|cassandra|registry]";
+const usage = "usage: bun run stack up|down|status|reset [--auth] [kafka|cassandra|registry|cassandra-auth]";
 
 async function main(argv: string[]): Promise<number> {
-  const [cmd, only] = argv;
-  const chosen = only ? SERVICES.filter((s) => s.name === only) : SERVICES;
+  const withAuth = argv.includes("--auth");
+  const [cmd, only] = argv.filter((a) => a !== "--auth");
+  const all = [...SERVICES, ...AUTH_SERVICES];
+  // Without a name: the stack (with --auth, the authenticated Cassandra too); down and reset take whatever runs.
+  const chosen = only ? all.filter((s) => s.name === only)
+    : cmd === "up" ? (withAuth ? all : SERVICES) : all.filter((s) => SERVICES.includes(s) || withAuth || ourProcess(s.name));
   if (!chosen.length) throw new Error(`unknown service "${only}"; ${usage}`);
   switch (cmd) {
     case "up": {
       const t0 = Date.now();
-      // Cassandra takes longest to boot: start it first, then Kafka, then wait for both.
+      // Cassandra takes longest to boot: start it first, then Kafka, then wait for all.
       await Promise.all([...chosen].reverse().map((s) => up(s)));
-      if (chosen.includes(kafka)) await createTopics();
+      if (chosen.includes(kafka)) {
+        await createTopics();
+        await kafkaScramUser();
+        say(`Kafka's SASL/SCRAM listener: 127.0.0.1:9094 (user ${stackSecrets().kafka.username}; password in ${join(DIR, "secrets.json")})`);
+      }
+      if (chosen.includes(cassandraAuth)) say(`authenticated Cassandra: ${AUTH_CASSANDRA} (roles in ${join(DIR, "secrets.json")})`);
       say(`up in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
       return 0;
     }
@@ -397,7 +519,7 @@ async function main(argv: string[]): Promise<number> {
       await Promise.all(chosen.map((s) => down(s)));
       return 0;
     case "status":
-      return (await status()) ? 0 : 1;
+      return (await status(withAuth)) ? 0 : 1;
     case "reset":
       await Promise.all(chosen.map((s) => down(s)));
       for (const s of chosen) rmSync(paths.home(s.name), { recursive: true, force: true });

@@ -199,6 +199,16 @@ export const SETTINGS = {
     "codec for what this process produces (simulate's events, consume's dead letters, redrive's re-sends); every codec is always readable", KAFKA),
   format: s("EVENT_FORMAT", "format", "auto", oneOf("auto", "avro", "confluent", "json"),
     "consume: how values are decoded (auto tells the three apart); simulate: what it writes (auto = avro)", KAFKA),
+  registryUrl: s("SCHEMA_REGISTRY_URL", "schema-registry-url", "", {
+    allowed: "an http(s) URL of a Confluent-compatible API, e.g. http://127.0.0.1:8081/apis/ccompat/v7 (empty: off)",
+    parse(raw: string) {
+      const v = raw.trim();
+      if (v && !/^https?:\/\/[^/\s@]+(\/\S*)?$/.test(v)) throw new Error(this.allowed);
+      return v;
+    },
+  }, "consume: read Confluent-framed records with the writer schema their id names; simulate --format confluent: register ours", ["consume", "simulate"]),
+  registryUsername: s("SCHEMA_REGISTRY_USERNAME", "schema-registry-username", "", optionalText, "registry user (HTTP basic)", ["consume", "simulate"]),
+  registryPassword: s("SCHEMA_REGISTRY_PASSWORD", "schema-registry-password", "", optionalText, "registry password", ["consume", "simulate"], true),
   contactPoints: s("CASSANDRA_CONTACT_POINTS", "contact-points", "127.0.0.1:9042", hostPorts, "comma-separated Cassandra nodes", CASSANDRA),
   localDc: s("CASSANDRA_LOCAL_DC", "local-dc", "datacenter1", text(), "the driver's local data centre", CASSANDRA),
   keyspace: s("CASSANDRA_KEYSPACE", "keyspace", "event_streaming", {

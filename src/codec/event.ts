@@ -26,6 +26,8 @@ export class BadRecord extends Error {
 
 export type BadReason =
   | "undecodable" // not JSON, not Avro of the schema, truncated, trailing bytes
+  | "unknown_schema" // Confluent framing with a schema id the registry does not know (SCHEMA_REGISTRY_URL)
+  | "incompatible_schema" // a registered writer schema that Avro's rules cannot resolve to UserEvent
   | "missing_field"
   | "wrong_type"
   | "invalid_uuid"

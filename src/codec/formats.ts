@@ -31,6 +31,12 @@ export interface RawEvent {
 export const MAGIC = 0x00;
 const OPEN_BRACE = 0x7b;
 
+/** The schema id of a Confluent-framed value (format confluent, or auto with the magic byte), else undefined. */
+export function schemaId(value: Buffer | null, format: Format): number | undefined {
+  if (!value || value.length < 5 || value[0] !== MAGIC || (format !== "confluent" && format !== "auto")) return undefined;
+  return value.readUInt32BE(1);
+}
+
 export function decodeRaw(value: Buffer | null, format: Format): RawEvent {
   if (!value || value.length === 0) throw new BadRecord("undecodable", "empty value");
   switch (format) {
@@ -56,7 +62,7 @@ export function decodeRaw(value: Buffer | null, format: Format): RawEvent {
 }
 
 function fromAvro(buf: Buffer, offset: number): RawEvent {
-  if (!fits(buf, offset)) throw new BadRecord("undecodable", "not Avro of the UserEvent schema: a length or count runs past the end");
+  if (!fits(userEventType, buf, { at: offset })) throw new BadRecord("undecodable", "not Avro of the UserEvent schema: a length or count runs past the end");
   let res: { value: unknown; offset: number };
   try {
     res = userEventType.decode(buf, offset) as { value: unknown; offset: number };
@@ -69,32 +75,51 @@ function fromAvro(buf: Buffer, offset: number): RawEvent {
 }
 
 /**
- * Whether the record's lengths and counts fit in its bytes: string, string, long, string, map<string>.
- * avsc trusts them: a map's block count corrupted into 2^40 makes it loop that many times past the end
- * of the buffer (fuzzing found one flipped byte that stalled a partition for good). Walked here first,
- * with each checked against the bytes left, avsc only ever decodes what fits.
+ * Whether every length and count of a record of `type` at r.at fits in the bytes left, advancing r.at. avsc
+ * trusts them: a map's block count corrupted into 2^40 makes it loop that many times past the end of the
+ * buffer (fuzzing found one flipped byte that stalled a partition for good). Walked here first, with each
+ * checked against the bytes left, avsc only ever decodes what fits. Any schema: ours, or a writer's
+ * (resolved.ts).
  */
-function fits(b: Buffer, at: number): boolean {
-  const r = { at };
-  const str = () => {
-    const n = readLong(b, r);
-    if (!(n >= 0 && r.at + n <= b.length)) return false;
-    r.at += n;
-    return true;
-  };
-  if (!str() || !str() || Number.isNaN(readLong(b, r)) || !str()) return false;
-  for (;;) {
-    let n = readLong(b, r);
-    if (Number.isNaN(n)) return false;
-    if (n === 0) return true;
-    if (n < 0) {
-      n = -n;
-      if (Number.isNaN(readLong(b, r))) return false; // the block's size in bytes
+export function fits(type: avro.Type, b: Buffer, r: { at: number }): boolean {
+  const t = type as avro.Type & { fields?: { type: avro.Type }[]; types?: avro.Type[]; itemsType?: avro.Type; valuesType?: avro.Type; size?: number };
+  switch (t.typeName) {
+    case "null": return true;
+    case "boolean": return r.at++ < b.length;
+    case "int": case "long": case "enum": return !Number.isNaN(readLong(b, r));
+    case "float": return (r.at += 4) <= b.length;
+    case "double": return (r.at += 8) <= b.length;
+    case "fixed": return (r.at += t.size!) <= b.length;
+    case "string": case "bytes": {
+      const n = readLong(b, r);
+      return n >= 0 && (r.at += n) <= b.length;
     }
-    if (2 * n > b.length - r.at) return false; // an entry takes two bytes at least
-    for (let i = 0; i < 2 * n; i++) if (!str()) return false;
+    case "record": case "error": return t.fields!.every((f) => fits(f.type, b, r));
+    case "union:unwrapped": case "union:wrapped": {
+      const i = readLong(b, r);
+      return Number.isInteger(i) && i >= 0 && i < t.types!.length && fits(t.types![i]!, b, r);
+    }
+    case "array": case "map": {
+      const map = t.typeName === "map";
+      const items = map ? t.valuesType! : t.itemsType!;
+      for (;;) {
+        let n = readLong(b, r);
+        if (Number.isNaN(n)) return false;
+        if (n === 0) return true;
+        if (n < 0) {
+          n = -n;
+          if (Number.isNaN(readLong(b, r))) return false; // the block's size in bytes
+        }
+        if (n > b.length - r.at) return false; // an item takes a byte at least (an array of nulls none: not an event's)
+        for (let i = 0; i < n; i++) if ((map && !fits(STRING, b, r)) || !fits(items, b, r)) return false;
+      }
+    }
+    default:
+      // A logical type avsc implements: its underlying type is what is on the wire.
+      return "underlyingType" in t ? fits((t as unknown as { underlyingType: avro.Type }).underlyingType, b, r) : false;
   }
 }
+const STRING = avro.Type.forSchema("string");
 
 /**
  * An Avro long (zigzag varint, at most 10 bytes) at r.at, advancing r.at; NaN past the end. Exact up to

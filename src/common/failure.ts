@@ -13,13 +13,14 @@
 import cassandra from "cassandra-driver";
 import { BadRecord } from "../codec/event.ts";
 import { hostErrors } from "../cassandra/client.ts";
+import { RegistryError } from "../registry/errors.ts";
 import {
   KafkaJSConnectionError, KafkaJSNotImplemented, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSRequestTimeoutError,
   KafkaJSSASLAuthenticationError,
 } from "kafkajs";
 
 export type Action = "wait" | "reject" | "stop";
-export type Origin = "record" | "cassandra" | "dead-letter producer" | "kafka consumer";
+export type Origin = "record" | "cassandra" | "dead-letter producer" | "kafka consumer" | "schema registry";
 
 /** A wrong deployment: its message is the one line the process exits with. */
 export class Stop extends Error {
@@ -174,6 +175,30 @@ export const POLICY: Rule[] = [
     from: "kafka consumer", error: "broker or coordinator away, rebalance, request timed out, commit failed", action: "wait",
     then: "the consumer is started again with backoff (1 s doubling to 30 s), commits are retried; /readyz is 503 meanwhile",
     matches: () => true, example: () => new KafkaJSRequestTimeoutError("Request Fetch(key: 1, version: 11) timed out"),
+  },
+  // The schema registry (SCHEMA_REGISTRY_URL: writer schemas of Confluent-framed records)
+  {
+    from: "schema registry", error: "schema id not found (HTTP 404, error_code 40403)", action: "reject",
+    then: "its records are dead-lettered as `unknown_schema`",
+    matches: (e) => e instanceof RegistryError && e.status === 404 && e.errorCode === 40403,
+    example: () => new RegistryError(404, 40403, "GET /schemas/ids/999: HTTP 404 (error_code 40403): No content with id/hash 'contentId-999' was found"),
+  },
+  {
+    from: "schema registry", error: "credentials refused (HTTP 401, 403)", action: "stop",
+    then: "check SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD",
+    matches: (e) => e instanceof RegistryError && (e.status === 401 || e.status === 403),
+    example: () => new RegistryError(401, undefined, "GET /subjects: HTTP 401: Unauthorized"),
+  },
+  {
+    from: "schema registry", error: "unreachable, timed out, HTTP 5xx or 429", action: "wait",
+    then: "retried with backoff; the partition waits, nothing is dead-lettered for it",
+    matches: (e) => !(e instanceof RegistryError) || e.status >= 500 || e.status === 429,
+    example: () => Object.assign(new Error("Unable to connect. Is the computer able to access the url?"), { code: "ConnectionRefused" }),
+  },
+  {
+    from: "schema registry", error: "any other answer (another 4xx, not JSON)", action: "stop",
+    then: "SCHEMA_REGISTRY_URL is not a Confluent-compatible API: set it to one (Apicurio: http://<host>:<port>/apis/ccompat/v7)",
+    matches: () => true, example: () => new RegistryError(404, undefined, "GET /subjects: HTTP 404, not JSON: <html>"),
   },
 ];
 

@@ -3,7 +3,8 @@
  *
  *   Kafka source ─▶ decode + validate + bucket_date ─▶ watermark (late?) ─▶ Cassandra sink
  *   (source.ts,      (codec/decode.ts: a StoredEvent       │                 (cassandra/sink.ts)
- *    commits.ts)      or a BadRecord with its reason)      │
+ *    commits.ts)      or a BadRecord with its reason;      │
+ *                     writer schemas: registry/)           │
  *                          └──── bad input ────────────────┴── late (LATE_EVENTS=dlq) ─▶ dead-letter topic
  *
  * For each chunk of a partition's records: every record becomes a row or a dead letter; both are
@@ -19,6 +20,8 @@ import { redacted } from "../cli/config.ts";
 import { DeadLetters, type DeadLetter } from "./deadletter.ts";
 import { decodeEvent } from "../codec/decode.ts";
 import { bounds } from "../codec/rules.ts";
+import { schemaId } from "../codec/formats.ts";
+import { SchemaRegistry } from "../registry/registry.ts";
 import { BadRecord, type StoredEvent } from "../codec/event.ts";
 import { decide, Stop } from "../common/failure.ts";
 import { describeKafkaError, kafkaClient, requireTopic } from "../kafka/client.ts";
@@ -51,6 +54,14 @@ export async function consume(cfg: Config): Promise<number> {
       await sink.close();
       throw e instanceof Stop ? e : new Error(describeKafkaError(e, cfg));
     });
+  // With a registry, Confluent-framed records are read with their writer schema (loaded once per id).
+  const registry = cfg.registryUrl
+    ? new SchemaRegistry({ url: cfg.registryUrl, username: cfg.registryUsername, password: cfg.registryPassword })
+    : undefined;
+  await registry?.check().catch(async (e) => {
+    await Promise.all([sink.close(), deadLetters.close()]);
+    throw e;
+  });
   const watermarks = new Watermarks(cfg.outOfOrderness, cfg.idleTimeout);
   const source = new KafkaSource(kafka, {
     topic: cfg.topic, groupId: cfg.groupId, maxInFlight: cfg.maxInFlight, partitionsConcurrently: cfg.partitionsConcurrently,
@@ -63,9 +74,11 @@ export async function consume(cfg: Config): Promise<number> {
     const rows: StoredEvent[] = [];
     const dead: DeadLetter[] = [];
     const sources: KafkaMessage[] = []; // the record of each row, for latency and dead-lettering a refused row
+    // Writer schemas this chunk names and the process has not seen: the partition waits while the registry is away.
+    if (registry) await registry.load(new Set(messages.map((m) => schemaId(m.value, cfg.format)).filter((id) => id !== undefined)), signal);
     for (const message of messages) {
       try {
-        const event = decodeEvent(message.value, cfg.format, now);
+        const event = decodeEvent(message.value, cfg.format, now, registry);
         const late = watermarks.isLate(event.eventTime);
         watermarks.observe(partition, event.eventTime, now);
         if (late) {
@@ -147,6 +160,7 @@ export async function consume(cfg: Config): Promise<number> {
   const code = await done;
   clearInterval(minutely);
   stopWatchingStalls();
+  registry?.close();
   await source.stop(SHUTDOWN_GRACE_MS);
   await Promise.all([deadLetters.close(), sink.close(), status?.stop()]);
   await report.logSummary();

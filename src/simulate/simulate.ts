@@ -20,6 +20,18 @@ import { log } from "../common/log.ts";
 import { metrics, value } from "../status/metrics.ts";
 import { stopRequested } from "../cli/signals.ts";
 import { startStatus } from "../status/server.ts";
+import { SchemaRegistry } from "../registry/registry.ts";
+
+async function registerSchema(cfg: Config): Promise<number> {
+  const subject = `${cfg.topic}-value`;
+  try {
+    const id = await new SchemaRegistry({ url: cfg.registryUrl, username: cfg.registryUsername, password: cfg.registryPassword }).register(subject);
+    log.info({ subject, id }, "schema registered");
+    return id;
+  } catch (e) {
+    throw new Error(`cannot register the schema under ${subject} at SCHEMA_REGISTRY_URL ${cfg.registryUrl}: ${(e as Error).message}`);
+  }
+}
 
 /** At --rate 0 (as fast as possible) the schedule assumes this many events per second of event time. */
 const NOMINAL_RATE = 1000;
@@ -90,11 +102,14 @@ export async function simulate(cfg: Config): Promise<number> {
     lastSample = { at: now, produced };
   }, 1000);
 
+  // Confluent framing names a schema id: with a registry, the id ours is registered under (subject
+  // <topic>-value, the Confluent default); without one, 1.
+  const schemaId = format === "confluent" && cfg.registryUrl ? await registerSchema(cfg) : 1;
   const schedule = eventSchedule({ ...cfg, seed, origin, eventStep });
   /** The next event of the schedule, encoded, maybe malformed; i is its index. */
   function next(i: number): Message {
     const event = schedule(i);
-    let value = encode(event, format);
+    let value = encode(event, format, schemaId);
     if (cfg.invalidFraction > 0 && r() < cfg.invalidFraction) {
       value = malformed(r, value, event);
       invalid++;

@@ -28,6 +28,8 @@ export async function stackCommand(args: string[]): Promise<number> {
 }
 
 export const BROKERS = ["127.0.0.1:9092"];
+export { REGISTRY_URL } from "../../scripts/stack.ts";
+import { REGISTRY_URL } from "../../scripts/stack.ts";
 export const CONTACT_POINTS = ["127.0.0.1:9042"];
 
 export const kafka = () => new Kafka({ clientId: "events-test", brokers: BROKERS, logLevel: logLevel.ERROR });
@@ -41,6 +43,12 @@ export async function requireStack(): Promise<void> {
     throw new Error(`Kafka does not answer on ${BROKERS[0]} (${(e as Error).message}): start the local stack with \`bun run stack up\``);
   } finally {
     await admin.disconnect().catch(() => {});
+  }
+  try {
+    const r = await fetch(`${REGISTRY_URL}/subjects`, { signal: AbortSignal.timeout(5000) });
+    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+  } catch (e) {
+    throw new Error(`the schema registry does not answer on ${REGISTRY_URL} (${(e as Error).message}): start the local stack with \`bun run stack up\``);
   }
   const client = new cassandra.Client({ contactPoints: CONTACT_POINTS, localDataCenter: "datacenter1" });
   try {

@@ -4,6 +4,7 @@ import { encode } from "../../src/codec/encode.ts";
 import { BadRecord } from "../../src/codec/event.ts";
 import { bucketDate, LIMITS } from "../../src/codec/rules.ts";
 import { toEvent } from "../../src/codec/validate.ts";
+import { reason } from "../helpers/bad.ts";
 
 const NOW = Date.parse("2026-11-22T12:00:00Z");
 const ev = {
@@ -13,16 +14,6 @@ const ev = {
   event_id: "6a1d4c0e-8b2f-4e71-b9c4-1e2d3f4a5b6c",
   metadata: { page: "/home", device: "mobile" },
 };
-
-function reason(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof BadRecord) return e.reason;
-    throw e;
-  }
-  throw new Error("expected a BadRecord");
-}
 
 describe("decode", () => {
   for (const format of ["avro", "confluent", "json"] as const) {
