@@ -5,7 +5,7 @@
  * (poms under stack/), run on this machine's JDK, on loopback.
  *
  *   bun run stack up      resolve (first time), start what is not running, wait until all answer, create topics
- *                         and Kafka's SCRAM user; --auth: also an authenticated Cassandra on 127.0.0.2
+ *                         and Kafka's SCRAM user; --auth: also an authenticated Cassandra on 127.0.0.4
  *   bun run stack down    stop only the processes this script started (recorded pids)
  *   bun run stack status  what runs and whether it answers
  *   bun run stack reset   down, then delete data and logs (jars are kept)
@@ -31,7 +31,7 @@ const TOPICS = [
 ];
 
 interface Service {
-  name: "kafka" | "cassandra" | "registry" | "cassandra-auth";
+  name: "kafka" | "cassandra" | "registry" | "cassandra-auth" | `kafka-${1 | 2 | 3}` | `cassandra-${1 | 2 | 3}`;
   /** Where it listens for clients (127.0.0.1 unless said). */
   host?: string;
   port: number;
@@ -63,7 +63,7 @@ function fill(template: string, data: string): string {
 }
 
 function jvmOptions(svc: Service): string[] {
-  const flag = (o: string) => /^(-Xm[sxn]|-Xlog:gc)/.exec(o)?.[0] ?? o;
+  const flag = (o: string) => /^(-Xm[sxn]|-Xlog:gc|-Dcassandra\.jmx\.local\.port=)/.exec(o)?.[0] ?? o;
   const overridden = new Set((svc.jvmOverrides ?? []).map(flag));
   return readFileSync(join(ROOT, "stack", svc.jarsOf ?? svc.name, "jvm.options"), "utf8")
     .split("\n")
@@ -72,55 +72,93 @@ function jvmOptions(svc: Service): string[] {
     .concat(svc.jvmOverrides ?? []);
 }
 
-const kafka: Service = {
-  name: "kafka",
-  port: 9092,
-  prepare(jars) {
-    const home = paths.home("kafka");
-    const data = join(home, "data");
-    mkdirSync(data, { recursive: true });
-    const props = join(home, "server.properties");
-    writeFileSync(props, fill("kafka/server.properties", data));
-    // KRaft needs its log directory formatted once, with a cluster id, before the first start.
-    if (!existsSync(join(data, "meta.properties"))) {
-      // A 16-byte id in base64url, as Kafka's own; one that starts with "-" is drawn again (about 1 in 64), since
-      // the tool's argument parser takes it for an option (a fresh-clone CI run failed so: "expected one argument").
-      let clusterId = randomBytes(16).toString("base64url");
-      while (clusterId.startsWith("-")) clusterId = randomBytes(16).toString("base64url");
-      const r = spawnSync("java", ["-cp", `${jars}/*`, "kafka.tools.StorageTool", "format", "--standalone",
-        "-t", clusterId, "-c", props], { encoding: "utf8" });
-      if (r.status !== 0) throw new Error(`formatting Kafka storage failed:\n${r.stdout}${r.stderr}`);
-    }
-    return [
-      `-Dlog4j2.configurationFile=${join(ROOT, "stack/kafka/log4j2.xml")}`,
-      `-Dkafka.logs.file=${paths.log("kafka")}`,
-      `-Dkafka.logs.dir=${join(DIR, "logs")}`,
-      "-cp", `${jars}/*`, "kafka.Kafka", props,
-    ];
-  },
-  async probe() {
-    const admin = new Kafka({ brokers: ["127.0.0.1:9092"], logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
-    try {
-      await admin.connect();
-      await admin.describeCluster();
-    } finally {
-      await admin.disconnect().catch(() => {});
-    }
-  },
-};
+/** A Kafka node (broker and controller, KRaft). `cluster`: node i of three on ports 9092/9192/9292. */
+function kafkaNode(name: Service["name"], id: number, cluster: boolean): Service {
+  const base = 9092 + (id - 1) * 100; // client; controller base+1, SASL base+2
+  return {
+    name,
+    port: base,
+    jarsOf: "kafka",
+    prepare(jars) {
+      const home = paths.home(name);
+      const data = join(home, "data");
+      mkdirSync(data, { recursive: true });
+      const props = join(home, "server.properties");
+      let config = fill("kafka/server.properties", data)
+        .replaceAll("127.0.0.1:9092", `127.0.0.1:${base}`).replaceAll("127.0.0.1:9093", `127.0.0.1:${base + 1}`)
+        .replaceAll("127.0.0.1:9094", `127.0.0.1:${base + 2}`).replace(/^node\.id=.*$/m, `node.id=${id}`);
+      if (cluster) {
+        // Three voters known up front (a static quorum), replication 3 with two in sync for every topic.
+        config = config
+          .replace(/^controller\.quorum\.bootstrap\.servers=.*$/m, `controller.quorum.voters=${[1, 2, 3].map((i) => `${i}@127.0.0.1:${9093 + (i - 1) * 100}`).join(",")}`)
+          .replace(/^(offsets\.topic|transaction\.state\.log|share\.coordinator\.state\.topic)\.replication\.factor=.*$/gm, "$1.replication.factor=3")
+          .replace(/^(transaction\.state\.log|share\.coordinator\.state\.topic)\.min\.isr=.*$/gm, "$1.min.isr=2")
+          .concat("default.replication.factor=3\nmin.insync.replicas=2\n");
+      }
+      writeFileSync(props, config);
+      // KRaft needs its log directory formatted once, with a cluster id, before the first start.
+      if (!existsSync(join(data, "meta.properties"))) {
+        const r = spawnSync("java", ["-cp", `${jars}/*`, "kafka.tools.StorageTool", "format",
+          ...(cluster ? [] : ["--standalone"]), "-t", kafkaClusterId(cluster), "-c", props], { encoding: "utf8" });
+        if (r.status !== 0) throw new Error(`formatting Kafka storage failed:\n${r.stdout}${r.stderr}`);
+      }
+      return [
+        `-Dlog4j2.configurationFile=${join(ROOT, "stack/kafka/log4j2.xml")}`,
+        `-Dkafka.logs.file=${paths.log(name)}`,
+        `-Dkafka.logs.dir=${join(DIR, "logs")}`,
+        "-cp", `${jars}/*`, "kafka.Kafka", props,
+      ];
+    },
+    async probe() {
+      const admin = new Kafka({ brokers: [`127.0.0.1:${base}`], logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+      try {
+        await admin.connect();
+        await admin.describeCluster();
+      } finally {
+        await admin.disconnect().catch(() => {});
+      }
+    },
+  };
+}
 
 /**
- * A single-node Cassandra ring on `address`:9042, its data and config under .stack/<name>/. With `auth`, as a
- * production cluster runs: PasswordAuthenticator, CassandraAuthorizer, CassandraRoleManager.
+ * A KRaft cluster id: 16 bytes in base64url, as Kafka's own; one that starts with "-" is drawn again (about 1
+ * in 64), since the tool's argument parser takes it for an option (a fresh-clone CI run failed so). The three
+ * nodes of the cluster share one, kept in .stack/.
  */
-function cassandraNode(name: Service["name"], address: string, auth: boolean): Service {
+function kafkaClusterId(cluster: boolean): string {
+  const draw = () => {
+    let id = randomBytes(16).toString("base64url");
+    while (id.startsWith("-")) id = randomBytes(16).toString("base64url");
+    return id;
+  };
+  if (!cluster) return draw();
+  const file = join(DIR, "kafka-cluster.id");
+  if (!existsSync(file)) {
+    mkdirSync(DIR, { recursive: true });
+    writeFileSync(file, draw());
+  }
+  return readFileSync(file, "utf8").trim();
+}
+
+const kafka = kafkaNode("kafka", 1, false);
+
+/**
+ * A Cassandra node on `address`:9042, its data and config under .stack/<name>/: a ring of its own, or with
+ * `cluster` one of three on 127.0.0.1-3 (seed 127.0.0.1). With `auth`, as a production cluster runs:
+ * PasswordAuthenticator, CassandraAuthorizer, CassandraRoleManager.
+ */
+function cassandraNode(name: Service["name"], address: string, { auth = false, cluster = false } = {}): Service {
   return {
     name,
     host: address,
     port: 9042,
     jarsOf: "cassandra",
-    // The second node (--auth) is for the security tests: a smaller heap, its own GC log.
-    jvmOverrides: auth ? ["-Xms512M", "-Xmx512M", "-Xmn128M", "-Xlog:gc=info:file=../logs/gc-auth.log:time,uptime:filecount=2,filesize=16M"] : [],
+    // The node for the security tests (--auth) and the ring's three (--cluster): smaller heaps, GC logs of their own.
+    jvmOverrides: auth || cluster
+      ? [...(auth ? ["-Xms512M", "-Xmx512M", "-Xmn128M"] : ["-Xms768M", "-Xmx768M", "-Xmn192M"]),
+        `-Xlog:gc=info:file=../logs/gc-${name}.log:time,uptime:filecount=2,filesize=16M`, `-Dcassandra.jmx.local.port=${jmxPort(address)}`]
+      : [],
     // Cassandra's request threads (its shared executor pool) wait for work by parking 10 µs at a time for as
     // long as requests keep arriving, so under a steady, partial load they wake tens of thousands of times a
     // second: at 1,000 events/s it used 0.30 of a core, at 24,000/s 34 CPU s per million events, against 25 in
@@ -133,6 +171,13 @@ function cassandraNode(name: Service["name"], address: string, auth: boolean): S
       mkdirSync(data, { recursive: true });
       const yaml = join(home, "cassandra.yaml");
       let config = fill("cassandra/cassandra.yaml", data).replaceAll("127.0.0.1", address);
+      if (cluster) {
+        // A new ring: nodes 2 and 3 join at once with random tokens, nothing to stream (auto_bootstrap false).
+        config = config
+          .replace(/^cluster_name: .*$/m, "cluster_name: events-local-cluster")
+          .replace(/- seeds: ".*"/, '- seeds: "127.0.0.1:7000"')
+          .concat(address === "127.0.0.1" ? "" : "auto_bootstrap: false\n");
+      }
       if (auth) {
         config = config
           .replace(/^cluster_name: .*$/m, "cluster_name: events-local-auth")
@@ -168,10 +213,26 @@ function cassandraNode(name: Service["name"], address: string, auth: boolean): S
   };
 }
 
-const cassandraSvc = cassandraNode("cassandra", "127.0.0.1", false);
-/** `stack up --auth`: a second, authenticated Cassandra for the security tests, on 127.0.0.2:9042. */
-export const AUTH_CASSANDRA = "127.0.0.2:9042";
-const cassandraAuth = cassandraNode("cassandra-auth", "127.0.0.2", true);
+/** Each node's JMX port (nodetool -p), on 127.0.0.1: 7199 for 127.0.0.1, 7299 for .2, and so on. */
+export const jmxPort = (address: string) => 7099 + 100 * Number(address.split(".")[3]);
+
+/** `nodetool <args>` against the node at `address`, with the stack's Cassandra jars. */
+export function nodetool(address: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return cassandraTool("org.apache.cassandra.tools.NodeTool", "-h", "127.0.0.1", "-p", String(jmxPort(address)), ...args);
+}
+
+/** One of Cassandra's tools (nodetool, sstabledump, …) by class, with the module flags the daemon runs with. */
+export function cassandraTool(mainClass: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const modules = jvmOptions(cassandraSvc).filter((o) => o.startsWith("--add-"));
+  return spawnSync("java", [...modules, `-Dlogback.configurationFile=${join(ROOT, "stack/cassandra/tools-logback.xml")}`,
+    `-Dcassandra.config=file://${join(paths.home("cassandra"), "cassandra.yaml")}`, "-cp", `${paths.jars("cassandra")}/*`, mainClass, ...args],
+    { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+}
+
+const cassandraSvc = cassandraNode("cassandra", "127.0.0.1");
+/** `stack up --auth`: a second, authenticated Cassandra for the security tests, on 127.0.0.4:9042 (1-3: the cluster's). */
+export const AUTH_CASSANDRA = "127.0.0.4:9042";
+const cassandraAuth = cassandraNode("cassandra-auth", "127.0.0.4", { auth: true });
 
 /**
  * The local stack's credentials, generated at the first `stack up` into .stack/secrets.json (mode 600, never
@@ -287,6 +348,16 @@ const registry: Service = {
 const SERVICES = [kafka, cassandraSvc, registry];
 /** What `--auth` adds. */
 const AUTH_SERVICES = [cassandraAuth];
+/** `--cluster`, instead of the single nodes: three Kafka nodes and a ring of three Cassandra nodes on 127.0.0.1-3. */
+const KAFKA_CLUSTER = [1, 2, 3].map((i) => kafkaNode(`kafka-${i as 1 | 2 | 3}`, i, true));
+const CASSANDRA_RING = [1, 2, 3].map((i) => cassandraNode(`cassandra-${i as 1 | 2 | 3}`, `127.0.0.${i}`, { cluster: true }));
+const CLUSTER_SERVICES = [...KAFKA_CLUSTER, ...CASSANDRA_RING, registry];
+export const CLUSTER = {
+  brokers: KAFKA_CLUSTER.map((k) => `127.0.0.1:${k.port}`),
+  contactPoints: CASSANDRA_RING.map((c) => `${c.host}:9042`),
+  /** A node's process, for fault tests (kill it, start it again with `stack up --cluster <name>`). */
+  pid: (name: string) => readPid(name),
+};
 
 /** Resolve the jars once per pom version: `mvn dependency:copy-dependencies` into .stack/jars/<name>. */
 function resolveJars(name: string): string {
@@ -426,14 +497,14 @@ function timerSlack<T>(ns: number | undefined, start: () => T): T {
   }
 }
 
-async function createTopics(): Promise<void> {
+async function createTopics(replicationFactor: number): Promise<void> {
   const admin = new Kafka({ brokers: ["127.0.0.1:9092"], logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
     const missing = TOPICS.filter((t) => !existing.has(t.topic));
-    if (missing.length) await admin.createTopics({ topics: missing.map((t) => ({ ...t, replicationFactor: 1 })), waitForLeaders: true });
-    say(`topics ready: ${TOPICS.map((t) => `${t.topic} (${t.numPartitions} partitions)`).join(", ")}`);
+    if (missing.length) await admin.createTopics({ topics: missing.map((t) => ({ ...t, replicationFactor })), waitForLeaders: true });
+    say(`topics ready: ${TOPICS.map((t) => `${t.topic} (${t.numPartitions} partitions)`).join(", ")}, replication factor ${replicationFactor}`);
     // The first group request creates __consumer_offsets; wait for its coordinator here, once, so that
     // the first consumer does not meet "the coordinator is loading".
     const deadline = Date.now() + 60_000;
@@ -480,34 +551,55 @@ function slackOf(pid: number): string {
   }
 }
 
-async function status(withAuth: boolean): Promise<boolean> {
+async function status(services: Service[], cluster: boolean): Promise<boolean> {
   let allUp = true;
-  for (const svc of [...SERVICES, ...AUTH_SERVICES.filter((x) => withAuth || ourProcess(x.name))]) {
+  for (const svc of services) {
     const pid = ourProcess(svc.name);
     const answers = await svc.probe().then(() => true, () => false);
     allUp &&= answers;
     say(`${svc.name}: ${pid ? `running (pid ${pid}${slackOf(pid)})` : "not started by this script"}, ${answers ? "answering" : "not answering"} on ${svc.host ?? "127.0.0.1"}:${svc.port}`);
   }
+  if (cluster) {
+    const admin = new Kafka({ brokers: CLUSTER.brokers, logLevel: logLevel.NOTHING, retry: { retries: 1 } }).admin();
+    await admin.connect().then(() => admin.describeCluster()).then(
+      (c) => say(`brokers: ${c.brokers.map((b) => `${b.nodeId}@${b.host}:${b.port}`).join(", ")}; controller ${c.controller}`),
+      (e) => say(`brokers: not answering (${(e as Error).message})`)).finally(() => admin.disconnect().catch(() => {}));
+    const client = new cassandra.Client({ contactPoints: CLUSTER.contactPoints, localDataCenter: "datacenter1" });
+    await client.connect().then(() => say(`ring: ${client.hosts.values().map((h) => `${h.address} ${h.isUp() ? "up" : "DOWN"}`).join(", ")}`),
+      (e) => say(`ring: not answering (${(e as Error).message})`)).finally(() => client.shutdown().catch(() => {}));
+  }
   return allUp;
 }
 
-const usage = "usage: bun run stack up|down|status|reset [--auth] [kafka|cassandra|registry|cassandra-auth]";
+const usage = "usage: bun run stack up|down|status|reset [--auth | --cluster] [service]";
 
 async function main(argv: string[]): Promise<number> {
   const withAuth = argv.includes("--auth");
-  const [cmd, only] = argv.filter((a) => a !== "--auth");
-  const all = [...SERVICES, ...AUTH_SERVICES];
-  // Without a name: the stack (with --auth, the authenticated Cassandra too); down and reset take whatever runs.
+  const cluster = argv.includes("--cluster");
+  const [cmd, only] = argv.filter((a) => a !== "--auth" && a !== "--cluster");
+  const all = [...SERVICES, ...AUTH_SERVICES, ...CLUSTER_SERVICES.filter((x) => x !== registry)];
+  const stack = cluster ? CLUSTER_SERVICES : [...SERVICES, ...(withAuth ? AUTH_SERVICES : [])];
+  // Without a name: up starts the stack asked for; down, reset and status take that and whatever else runs.
   const chosen = only ? all.filter((s) => s.name === only)
-    : cmd === "up" ? (withAuth ? all : SERVICES) : all.filter((s) => SERVICES.includes(s) || withAuth || ourProcess(s.name));
+    : cmd === "up" ? stack : all.filter((s) => stack.includes(s) || ourProcess(s.name));
   if (!chosen.length) throw new Error(`unknown service "${only}"; ${usage}`);
   switch (cmd) {
     case "up": {
       const t0 = Date.now();
-      // Cassandra takes longest to boot: start it first, then Kafka, then wait for all.
-      await Promise.all([...chosen].reverse().map((s) => up(s)));
-      if (chosen.includes(kafka)) {
-        await createTopics();
+      const other = cluster ? [kafka, cassandraSvc] : [...KAFKA_CLUSTER, ...CASSANDRA_RING];
+      const clash = other.filter((s) => ourProcess(s.name)).map((s) => s.name);
+      if (clash.length && !only) throw new Error(`${clash.join(", ")} run${clash.length === 1 ? "s" : ""}, on the same ports: \`bun run stack down\` first`);
+      // Cassandra takes longest to boot: start it first. A ring's seed (127.0.0.1) answers before the others join.
+      const seed = chosen.find((s) => s.name === "cassandra-1");
+      await Promise.all([
+        ...chosen.filter((s) => !s.name.startsWith("cassandra-") || s === cassandraAuth).reverse().map((s) => up(s)),
+        (async () => {
+          if (seed) await up(seed);
+          await Promise.all(chosen.filter((s) => /^cassandra-[23]$/.test(s.name)).map((s) => up(s)));
+        })(),
+      ]);
+      if (chosen.some((s) => s.name.startsWith("kafka"))) {
+        await createTopics(cluster ? 3 : 1);
         await kafkaScramUser();
         say(`Kafka's SASL/SCRAM listener: 127.0.0.1:9094 (user ${stackSecrets().kafka.username}; password in ${join(DIR, "secrets.json")})`);
       }
@@ -519,10 +611,11 @@ async function main(argv: string[]): Promise<number> {
       await Promise.all(chosen.map((s) => down(s)));
       return 0;
     case "status":
-      return (await status(withAuth)) ? 0 : 1;
+      return (await status(chosen, cluster)) ? 0 : 1;
     case "reset":
       await Promise.all(chosen.map((s) => down(s)));
       for (const s of chosen) rmSync(paths.home(s.name), { recursive: true, force: true });
+      if (cluster) rmSync(join(DIR, "kafka-cluster.id"), { force: true });
       rmSync(join(DIR, "logs"), { recursive: true, force: true });
       say("data and logs removed");
       return 0;

@@ -30,6 +30,12 @@ export async function migrate(cfg: Config): Promise<void> {
       agreed &&= (rs.info as { isSchemaInAgreement?: boolean }).isSchemaInAgreement !== false;
       log.info({ statement: cql.split("\n")[0] }, "applied");
     }
+    if (cfg.eventTtl > 0) {
+      // Also on a table that exists: the default applies to what is written from now on.
+      const ttl = Math.round(cfg.eventTtl / 1000);
+      await client.execute(`ALTER TABLE ${cfg.keyspace}.user_events WITH default_time_to_live = ${ttl}`);
+      log.info({ seconds: ttl }, "default_time_to_live set");
+    }
     if (!agreed) log.warn("schema agreement not reached within 10 s; nodes will converge, but check `nodetool describecluster`");
     log.info({ keyspace: cfg.keyspace }, "migrate done");
   } finally {

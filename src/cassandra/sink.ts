@@ -1,6 +1,13 @@
 /**
- * Sink: StoredEvents → Cassandra `user_events`, through one prepared INSERT (the same statement works on
- * the seed's exact table), with bounded concurrency.
+ * Sink: StoredEvents → Cassandra `user_events`, through prepared statements that work on the seed's exact
+ * table too, with bounded concurrency.
+ *
+ * Statements (statementsFor): an INSERT that names a non-frozen map column first deletes whatever the map
+ * held, which Cassandra writes as a tombstone in the row, for every row (an empty map is that deletion alone). So by default
+ * (SINK_WRITE=append) a row with metadata is written as `UPDATE … SET metadata = metadata + ?` (its cells,
+ * no tombstone; the row exists through them) and a row without as an INSERT of its key columns (a row marker,
+ * no map). Both are idempotent: a replay writes the same cells. SINK_WRITE=insert keeps the seed's INSERT.
+ * EVENT_TTL adds `USING TTL`.
  *
  * Rows are grouped by the replica that owns their partition and sent as small UNLOGGED batches (at most
  * SINK_BATCH_ROWS rows and 16 KiB, and under the cluster's batch warn thresholds: batchLimits), so the
@@ -23,7 +30,26 @@ import { Aborted, backoff, sleep } from "../common/retry.ts";
 import { decide } from "../common/failure.ts";
 import { dateBytes, RowWriter, rowBytes, writeUuid } from "../codec/row.ts";
 
-const INSERT = "INSERT INTO user_events (user_id, bucket_date, event_time, event_type, event_id, metadata) VALUES (?, ?, ?, ?, ?, ?)";
+export interface Statements {
+  /** The statement and its values for one row; `values` are RowWriter.values(e). */
+  of(values: Buffer[]): { query: string; params: Buffer[] };
+}
+
+/** The statements of a write mode and TTL (seconds; 0: none). */
+export function statementsFor(mode: "append" | "insert", ttlSeconds: number): Statements {
+  const ttl = ttlSeconds > 0 ? ` USING TTL ${ttlSeconds}` : "";
+  const insert = `INSERT INTO user_events (user_id, bucket_date, event_time, event_type, event_id, metadata) VALUES (?, ?, ?, ?, ?, ?)${ttl}`;
+  if (mode === "insert") return { of: (params) => ({ query: insert, params }) };
+  const key = `INSERT INTO user_events (user_id, bucket_date, event_time, event_type, event_id) VALUES (?, ?, ?, ?, ?)${ttl}`;
+  const append = `UPDATE user_events${ttl} SET metadata = metadata + ? WHERE user_id = ? AND bucket_date = ? AND event_time = ? AND event_type = ? AND event_id = ?`;
+  return {
+    of(v) {
+      // v[5] is the serialized map: an int32 entry count, then the entries.
+      if (v[5]!.readInt32BE(0) === 0) return { query: key, params: v.slice(0, 5) };
+      return { query: append, params: [v[5]!, v[0]!, v[1]!, v[2]!, v[3]!, v[4]!] };
+    },
+  };
+}
 /** Below Cassandra's default batch_size_fail_threshold (50 KiB), with room for the mutation overhead. */
 const MAX_BATCH_BYTES = 16 * 1024;
 /** Cassandra's defaults, assumed when its settings cannot be read (before 4.0, or not allowed). */
@@ -61,7 +87,12 @@ export interface Rejected {
   detail: string;
 }
 
-export type SinkSettings = CassandraSettings & Pick<Config, "keyspace" | "writeConcurrency" | "batchRows">;
+export type SinkSettings = CassandraSettings & Pick<Config, "keyspace" | "writeConcurrency" | "batchRows" | "sinkWrite" | "eventTtl" | "consistency">;
+
+const { consistencies: cl } = cassandra.types;
+const CONSISTENCY: Record<Config["consistency"], number> = {
+  local_quorum: cl.localQuorum, quorum: cl.quorum, each_quorum: cl.eachQuorum, all: cl.all, local_one: cl.localOne, one: cl.one, two: cl.two, three: cl.three,
+};
 
 export class CassandraSink {
   private active = 0;
@@ -69,6 +100,7 @@ export class CassandraSink {
   private readonly idle: RowWriter[] = [];
   private readonly options: cassandra.QueryOptions;
   private readonly batchOptions: cassandra.QueryOptions;
+  private readonly statements: Statements;
 
   private constructor(
     readonly client: cassandra.Client,
@@ -77,11 +109,12 @@ export class CassandraSink {
   ) {
     this.options = {
       prepare: true,
-      // Replaying an INSERT writes the same cells: safe for the driver to retry and speculate.
+      // Replaying a write writes the same cells: safe for the driver to retry and speculate.
       isIdempotent: true,
-      consistency: cassandra.types.consistencies.localQuorum,
+      consistency: CONSISTENCY[cfg.consistency],
     };
     this.batchOptions = { ...this.options, logged: false };
+    this.statements = statementsFor(cfg.sinkWrite, Math.round(cfg.eventTtl / 1000));
   }
 
   /** Connect and check the table exists, with an error a person can act on. */
@@ -166,9 +199,10 @@ export class CassandraSink {
         writer.reset(); // this slot's previous request is acknowledged: its buffer is free again
         try {
           if (rows.length === 1) {
-            await this.client.execute(INSERT, writer.values(rows[0]!), this.options);
+            const { query, params } = this.statements.of(writer.values(rows[0]!));
+            await this.client.execute(query, params, this.options);
           } else {
-            await this.client.batch(rows.map((e) => ({ query: INSERT, params: writer.values(e) })), this.batchOptions);
+            await this.client.batch(rows.map((e) => this.statements.of(writer.values(e))), this.batchOptions);
           }
           metrics.writeSeconds.observe((performance.now() - t0) / 1000);
           return;

@@ -25,17 +25,17 @@ interface Setting<T> {
 
 // ---- value parsers -------------------------------------------------------------------------------
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** "500ms", "30s", "2m", "1h" (or "0") → milliseconds. */
+/** "500ms", "30s", "2m", "1h", "30d" (or "0") → milliseconds. */
 export function parseDuration(raw: string): number {
   if (raw.trim() === "0") return 0;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(raw.trim());
-  if (!m) throw new Error("a duration like 500ms, 30s, 2m, 1h");
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(raw.trim());
+  if (!m) throw new Error("a duration like 500ms, 30s, 2m, 1h, 30d");
   return Math.round(Number(m[1]) * UNITS[m[2]!]!);
 }
 
-const duration = { parse: parseDuration, allowed: "a duration like 500ms, 30s, 2m, 1h" };
+const duration = { parse: parseDuration, allowed: "a duration like 500ms, 30s, 2m, 1h, 30d" };
 
 function oneOf<const T extends string>(...values: T[]) {
   return {
@@ -238,6 +238,12 @@ export const SETTINGS = {
   partitionsConcurrently: s("KAFKA_PARTITIONS_CONCURRENTLY", "partitions-concurrently", "3", number(1, 1024),
     "partitions processed at once by one consumer", CONSUME),
   writeConcurrency: s("SINK_CONCURRENCY", "sink-concurrency", "64", number(1, 4096), "concurrent Cassandra requests (batches or single rows)", CONSUME),
+  consistency: s("CASSANDRA_CONSISTENCY", "consistency", "local_quorum", oneOf("local_quorum", "quorum", "each_quorum", "all", "local_one", "one", "two", "three"),
+    "consistency level of the writes (local_quorum: a majority of the local data centre's replicas)", CONSUME),
+  sinkWrite: s("SINK_WRITE", "sink-write", "append", oneOf("append", "insert"),
+    "append: the row's key by INSERT and its metadata appended (metadata = metadata + ?), no tombstone; insert: the seed's INSERT, which writes a range tombstone before every map", CONSUME),
+  eventTtl: s("EVENT_TTL", "event-ttl", "0", duration,
+    "consume: rows written USING TTL (whole seconds); migrate: the table's default_time_to_live (0: rows never expire)", CASSANDRA),
   batchRows: s("SINK_BATCH_ROWS", "batch-rows", "32", number(1, 1000),
     "rows per unlogged batch, grouped by replica (1: no batches)", CONSUME),
   stallTimeout: s("STALL_TIMEOUT", "stall-timeout", "60s", duration,

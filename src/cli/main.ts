@@ -33,7 +33,7 @@ function usage(): string {
     "  events --version",
     "",
     "Every setting is an env var with a flag of the same meaning; the flag wins.",
-    "Durations: 500ms, 30s, 2m, 1h.",
+    "Durations: 500ms, 30s, 2m, 1h, 30d.",
   ].join("\n");
 }
 

@@ -126,6 +126,7 @@ export class KafkaSource {
     });
     this.consumer.on(GROUP_JOIN, (e) => {
       this.restartDelayMs = RESTART_FIRST_MS;
+      metrics.rebalances.inc();
       const partitions = [...(e.payload.memberAssignment[s.topic] ?? [])].sort((a, b) => a - b);
       this.assign(partitions);
       log.info({ groupId: s.groupId, memberId: e.payload.memberId, partitions }, "joined consumer group");

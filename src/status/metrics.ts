@@ -31,6 +31,7 @@ export const metrics = {
   watermarkLag: gauge("events_watermark_lag_seconds", "how far the watermark is behind the wall clock"),
   partitionStalled: gauge("events_partition_stalled_seconds", "how long the partition has had records waiting and no chunk done, once past STALL_TIMEOUT (else 0)", ["partition"]),
   consumerLag: gauge("events_consumer_lag", "records in the partition not yet processed", ["partition"]),
+  rebalances: counter("events_rebalances_total", "consumer-group joins (rebalances) this consumer took part in"),
   assignedPartitions: gauge("events_assigned_partitions", "partitions assigned to this consumer"),
   produced: counter("events_produced_total", "events acknowledged by Kafka (simulate)"),
   producedInvalid: counter("events_produced_invalid_total", "deliberately malformed records produced (simulate)"),

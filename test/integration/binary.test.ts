@@ -23,7 +23,7 @@ test("a bad setting exits 2 with one clear line naming it", () => {
   expect(r.status).toBe(2);
   expect(r.stdout).toBe("");
   expect(r.stderr.trim().split("\n")).toEqual([
-    'events consume: invalid WATERMARK_OUT_OF_ORDERNESS: "two minutes"; allowed: a duration like 500ms, 30s, 2m, 1h',
+    'events consume: invalid WATERMARK_OUT_OF_ORDERNESS: "two minutes"; allowed: a duration like 500ms, 30s, 2m, 1h, 30d',
   ]);
 });
 

@@ -1,6 +1,6 @@
 /**
  * Security, actually run (`bun run stack up --auth`): Kafka's SASL/SCRAM listener (127.0.0.1:9094) and a
- * Cassandra with PasswordAuthenticator and CassandraAuthorizer (127.0.0.2:9042), through the compiled binary.
+ * Cassandra with PasswordAuthenticator and CassandraAuthorizer (127.0.0.4:9042), through the compiled binary.
  * A role that loses MODIFY mid-stream stops the consumer with one line and nothing dead-lettered; after GRANT
  * and a restart every event is stored exactly once. No password ever appears in what a process prints.
  */

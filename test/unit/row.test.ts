@@ -65,3 +65,31 @@ test("partitionKey: (user_id, bucket_date) as Cassandra hashes a composite key",
   ]);
   expect(partitionKey(base.userId, base.bucketDate).toString("hex")).toBe(expected.toString("hex"));
 });
+
+describe("statementsFor: what each row is written with", async () => {
+  const { statementsFor } = await import("../../src/cassandra/sink.ts");
+  const { RowWriter } = await import("../../src/codec/row.ts");
+  const base = { userId: "0b7e4c52-6f0e-4b8a-9a53-2f1f4d3c2a10", eventType: "CLICK", eventTime: 1_764_000_000_000, eventId: "6a1d4c0e-8b2f-4e71-b9c4-1e2d3f4a5b6c", bucketDate: "2025-11-24" };
+  const w = new RowWriter();
+  test("append: metadata by UPDATE … metadata + ?, the map first, then the key in the WHERE's order", () => {
+    const v = w.values({ ...base, metadata: { page: "/p" } });
+    const s = statementsFor("append", 0).of(v);
+    expect(s.query).toBe("UPDATE user_events SET metadata = metadata + ? WHERE user_id = ? AND bucket_date = ? AND event_time = ? AND event_type = ? AND event_id = ?");
+    expect(s.params).toEqual([v[5]!, v[0]!, v[1]!, v[2]!, v[3]!, v[4]!]);
+  });
+  test("append: no metadata, an INSERT of the key columns only (no map, no tombstone)", () => {
+    const v = w.values({ ...base, metadata: {} });
+    const s = statementsFor("append", 0).of(v);
+    expect(s.query).toBe("INSERT INTO user_events (user_id, bucket_date, event_time, event_type, event_id) VALUES (?, ?, ?, ?, ?)");
+    expect(s.params).toEqual(v.slice(0, 5));
+  });
+  test("insert: the seed's INSERT; a TTL goes into either", () => {
+    const v = w.values({ ...base, metadata: { a: "b" } });
+    expect(statementsFor("insert", 0).of(v)).toEqual({
+      query: "INSERT INTO user_events (user_id, bucket_date, event_time, event_type, event_id, metadata) VALUES (?, ?, ?, ?, ?, ?)", params: v,
+    });
+    expect(statementsFor("insert", 86_400).of(v).query).toEndWith(" USING TTL 86400");
+    expect(statementsFor("append", 86_400).of(v).query).toStartWith("UPDATE user_events USING TTL 86400 SET metadata = metadata + ?");
+    expect(statementsFor("append", 60).of(w.values({ ...base, metadata: {} })).query).toEndWith("VALUES (?, ?, ?, ?, ?) USING TTL 60");
+  });
+});
