@@ -20,6 +20,10 @@
  * The phases live in scripts/bench/: settings.ts (flags), measure.ts (the instruments), throughput.ts
  * (sink, pipeline, reading alone, separate cores), latency.ts (steady rate, --sweep).
  *
+ * Or only the scale-out phase, on the local cluster (`bun run stack up --cluster`): scripts/bench/consumers.ts
+ *
+ *   bun run bench --consumers 1,2,3 [--events 300000] [--save]
+ *
  * Or only the latency phase, at several rates, to find the rate up to which the p99 target holds:
  *
  *   bun run bench --sweep 12000,16000,20000,24000 [--rounds 2] [--latency-seconds 60] [--warmup-seconds 10] [--compaction-wait-seconds 90]
@@ -35,12 +39,24 @@ import { gcLine, latencyAt, secondsLine, sweep } from "./bench/latency.ts";
 import { control, cql, drop, events, machine, quiet, summaryOf, versions, writeReport } from "./bench/measure.ts";
 import { COMPACTION_WAIT, DEPLOYED_ENV, HEAP_HINT, LATENCY_SECONDS, N, opt, ORIGIN, ROOT, run, say, SEED, SWEEP, USERS, WARMUP } from "./bench/settings.ts";
 import { throughputPhases } from "./bench/throughput.ts";
+import { consumersBench } from "./bench/consumers.ts";
 
 async function main(): Promise<void> {
+  const build = () => {
+    say("building dist/events");
+    const b = Bun.spawnSync(["bun", "run", "build"], { cwd: ROOT, stdout: "ignore", stderr: "inherit" });
+    if (b.exitCode !== 0) throw new Error("bun run build failed");
+  };
+  if (opt.consumers !== undefined) {
+    const counts = opt.consumers.split(",").map(Number);
+    if (!counts.length || counts.some((c) => !Number.isInteger(c) || c < 1 || c > 6)) throw new Error(`--consumers takes counts from 1 to 6, e.g. 1,2,3; got "${opt.consumers}"`);
+    build();
+    await consumersBench(counts);
+    await control.shutdown();
+    return;
+  }
   if ((await stack(["up"])) !== 0) throw new Error("the local stack did not come up");
-  say("building dist/events");
-  const b = Bun.spawnSync(["bun", "run", "build"], { cwd: ROOT, stdout: "ignore", stderr: "inherit" });
-  if (b.exitCode !== 0) throw new Error("bun run build failed");
+  build();
 
   const kafka = new Kafka({ brokers: ["127.0.0.1:9092"], logLevel: logLevel.ERROR });
   const admin = kafka.admin();

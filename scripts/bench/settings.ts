@@ -20,9 +20,11 @@ export const { values: opt } = parseArgs({
     sweep: { type: "string" },
     save: { type: "boolean", default: false },
     rounds: { type: "string", default: "2" },
+    consumers: { type: "string" },
   },
 });
-export const N = Number(opt.events);
+/** --consumers runs only the scale-out phase (on the cluster), whose backlog defaults to 300,000 events. */
+export const N = Number(opt.consumers !== undefined && !process.argv.some((a) => a.startsWith("--events")) ? 300_000 : opt.events);
 export const LATENCY_SECONDS = Number(opt["latency-seconds"]);
 export const USERS = Number(opt.users);
 export const SWEEP = opt.sweep === undefined ? null : opt.sweep.split(",").map(Number);

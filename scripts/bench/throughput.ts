@@ -67,7 +67,7 @@ export function throughputPhases(topic: string, ks: { sepSink: string; sepPipe: 
     setLogLevel("warn"); // the source's "joined consumer group" is not part of the report
     const source = new KafkaSource(kafkaClient(cfg, "events-bench"), {
       topic, groupId: `bench-read-${run}-${reads}`, maxInFlight: cfg.maxInFlight, partitionsConcurrently: cfg.partitionsConcurrently,
-      sessionTimeoutMs: cfg.sessionTimeout, fetchMaxBytes: cfg.fetchMaxBytes, commitIntervalMs: cfg.commitInterval,
+      sessionTimeoutMs: cfg.sessionTimeout, fetchMaxBytes: cfg.fetchMaxBytes, commitIntervalMs: cfg.commitInterval, fetchMinBytes: cfg.fetchMinBytes, fetchMaxWaitMs: cfg.fetchMaxWait,
     }, () => {});
     let seen = 0;
     let start: { cpu: NodeJS.CpuUsage; stack: ReturnType<typeof stackCpu>; t: number } | undefined;

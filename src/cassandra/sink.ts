@@ -9,10 +9,12 @@
  * no map). Both are idempotent: a replay writes the same cells. SINK_WRITE=insert keeps the seed's INSERT.
  * EVENT_TTL adds `USING TTL`.
  *
- * Rows are grouped by the replica that owns their partition and sent as small UNLOGGED batches (at most
- * SINK_BATCH_ROWS rows and 16 KiB, and under the cluster's batch warn thresholds: batchLimits), so the
- * coordinator of a batch is a replica of every row in it: one request instead of dozens, without the
- * coordinator fan-out that makes cross-partition batches an anti-pattern. An unlogged batch is not
+ * Rows are grouped by the set of replicas that own their partition and sent as small UNLOGGED batches (at
+ * most SINK_BATCH_ROWS rows and 16 KiB, and under the cluster's batch warn thresholds: batchLimits). The
+ * driver sends a batch to a replica of its first row, which is then a replica of every row in it: one request
+ * instead of dozens, without the coordinator fan-out that makes cross-partition batches an anti-pattern
+ * (events_sink_batches_total{coordinator} counts what the driver did). Grouping by the first replica alone
+ * was not enough: the driver picks any of the first row's replicas, and the second need not own the others. An unlogged batch is not
  * atomic, and need not be: every INSERT is idempotent.
  *
  * What an error means is the failure policy's (src/common/failure.ts): outages are waited out with capped
@@ -150,47 +152,50 @@ export class CassandraSink {
    */
   async write(events: StoredEvent[], signal: AbortSignal): Promise<Rejected[]> {
     const rejected: Rejected[] = [];
-    await Promise.all(this.batches(events).map((b) => this.writeBatch(b, signal, rejected)));
+    await Promise.all(this.batches(events).map((b) => this.writeBatch(b.rows, signal, rejected, b.replicas)));
     return rejected;
   }
 
-  /** Group rows by the replica that owns their partition, then cut each group into bounded batches. */
-  private batches(events: StoredEvent[]): StoredEvent[][] {
-    const byReplica = new Map<string, StoredEvent[]>();
+  /** Group rows by the replicas that own their partition, then cut each group into bounded batches. */
+  private batches(events: StoredEvent[]): { rows: StoredEvent[]; replicas: string | null }[] {
+    const byReplicas = new Map<string, StoredEvent[]>();
     // With one node every row has the same replica: skip the token computation.
     const oneNode = this.client.hosts.length <= 1;
     for (const e of events) {
-      const key = oneNode ? "" : this.replicaOf(e);
-      let group = byReplica.get(key);
-      if (!group) byReplica.set(key, (group = []));
+      const key = oneNode ? "" : this.replicasOf(e);
+      let group = byReplicas.get(key);
+      if (!group) byReplicas.set(key, (group = []));
       group.push(e);
     }
-    const out: StoredEvent[][] = [];
-    for (const group of byReplica.values()) {
+    const out: { rows: StoredEvent[]; replicas: string | null }[] = [];
+    for (const [key, group] of byReplicas) {
+      const replicas = key || null;
       let batch: StoredEvent[] = [];
       let bytes = 0;
       for (const e of group) {
         const size = rowBytes(e);
         if (batch.length && (batch.length >= this.limits.rows || bytes + size > this.limits.bytes)) {
-          out.push(batch);
+          out.push({ rows: batch, replicas });
           batch = [];
           bytes = 0;
         }
         batch.push(e);
         bytes += size;
       }
-      if (batch.length) out.push(batch);
+      if (batch.length) out.push({ rows: batch, replicas });
     }
     return out;
   }
 
-  /** The address of the first replica of the row's partition (user_id, bucket_date). */
-  private replicaOf(e: StoredEvent): string {
+  /** The addresses of the replicas of the row's partition (user_id, bucket_date), sorted, comma-separated. */
+  private replicasOf(e: StoredEvent): string {
     const replicas = this.client.metadata.getReplicas(this.cfg.keyspace, partitionKey(e.userId, e.bucketDate));
-    return replicas?.[0]?.address ?? "";
+    if (!replicas?.length) return "";
+    if (replicas.length === 1) return replicas[0]!.address;
+    return replicas.map((h) => h.address).sort().join(",");
   }
 
-  private async writeBatch(rows: StoredEvent[], signal: AbortSignal, rejected: Rejected[]): Promise<void> {
+  private async writeBatch(rows: StoredEvent[], signal: AbortSignal, rejected: Rejected[], replicas: string | null = null): Promise<void> {
     let writer = await this.acquire();
     try {
       for (let attempt = 0; ; attempt++) {
@@ -198,12 +203,15 @@ export class CassandraSink {
         const t0 = performance.now();
         writer.reset(); // this slot's previous request is acknowledged: its buffer is free again
         try {
+          let rs: cassandra.types.ResultSet;
           if (rows.length === 1) {
             const { query, params } = this.statements.of(writer.values(rows[0]!));
-            await this.client.execute(query, params, this.options);
+            rs = await this.client.execute(query, params, this.options);
           } else {
-            await this.client.batch(rows.map((e) => this.statements.of(writer.values(e))), this.batchOptions);
+            rs = await this.client.batch(rows.map((e) => this.statements.of(writer.values(e))), this.batchOptions);
           }
+          const coordinator = replicas === null ? "unknown" : replicas.split(",").includes(rs.info.queriedHost) ? "replica" : "not_replica";
+          metrics.batches.inc({ coordinator });
           metrics.writeSeconds.observe((performance.now() - t0) / 1000);
           return;
         } catch (err) {

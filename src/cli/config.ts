@@ -235,6 +235,15 @@ export const SETTINGS = {
     "how often offsets of written records are committed (a crash replays at most this much more)", CONSUME),
   fetchMaxBytes: s("KAFKA_FETCH_MAX_BYTES", "fetch-max-bytes", "512KiB", size,
     "most one fetch brings (split over the partitions); with MAX_IN_FLIGHT it bounds memory", CONSUME),
+  fetchMinBytes: s("KAFKA_FETCH_MIN_BYTES", "fetch-min-bytes", "1", {
+    allowed: "a size like 1, 16KiB, 64KiB (at most 16MiB)",
+    parse(raw: string): number {
+      const n = parseSize(raw);
+      if (!(n >= 1 && n <= 16 * 1024 ** 2)) throw new Error(this.allowed);
+      return n;
+    },
+  }, "a fetch waits for this much (or KAFKA_FETCH_MAX_WAIT): under a steady load, fuller chunks and batches for a few ms of latency", CONSUME),
+  fetchMaxWait: s("KAFKA_FETCH_MAX_WAIT", "fetch-max-wait", "100ms", duration, "the longest a fetch waits for KAFKA_FETCH_MIN_BYTES", CONSUME),
   partitionsConcurrently: s("KAFKA_PARTITIONS_CONCURRENTLY", "partitions-concurrently", "3", number(1, 1024),
     "partitions processed at once by one consumer", CONSUME),
   writeConcurrency: s("SINK_CONCURRENCY", "sink-concurrency", "64", number(1, 4096), "concurrent Cassandra requests (batches or single rows)", CONSUME),

@@ -66,6 +66,7 @@ export async function consume(cfg: Config): Promise<number> {
   const source = new KafkaSource(kafka, {
     topic: cfg.topic, groupId: cfg.groupId, maxInFlight: cfg.maxInFlight, partitionsConcurrently: cfg.partitionsConcurrently,
     sessionTimeoutMs: cfg.sessionTimeout, fetchMaxBytes: cfg.fetchMaxBytes, commitIntervalMs: cfg.commitInterval,
+    fetchMinBytes: cfg.fetchMinBytes, fetchMaxWaitMs: cfg.fetchMaxWait,
   }, (partitions) => watermarks.setAssignment(partitions, Date.now()));
 
   /** One chunk of one partition, start to finish. */

@@ -60,6 +60,9 @@ export interface SourceSettings {
   partitionsConcurrently: number;
   sessionTimeoutMs: number;
   fetchMaxBytes: number;
+  /** A fetch waits until this much is there, or fetchMaxWaitMs passed. */
+  fetchMinBytes: number;
+  fetchMaxWaitMs: number;
   commitIntervalMs: number;
 }
 
@@ -92,7 +95,8 @@ export class KafkaSource {
       sessionTimeout: s.sessionTimeoutMs,
       rebalanceTimeout: 60_000,
       heartbeatInterval: Math.min(3000, Math.floor(s.sessionTimeoutMs / 3)),
-      maxWaitTimeInMs: 100,
+      maxWaitTimeInMs: s.fetchMaxWaitMs,
+      minBytes: s.fetchMinBytes,
       // What one fetch may bring is what sits in memory at once: see KAFKA_FETCH_MAX_BYTES.
       maxBytes: s.fetchMaxBytes,
       maxBytesPerPartition: Math.max(64 * 1024, Math.ceil(s.fetchMaxBytes / s.partitionsConcurrently)),

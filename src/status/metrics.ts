@@ -18,6 +18,7 @@ export const metrics = {
   written: counter("events_written_total", "events written to Cassandra (acknowledged)"),
   deadLettered: counter("events_dead_lettered_total", "records sent to the dead-letter topic, by reason", ["reason"]),
   late: counter("events_late_total", "events at or below the watermark, by what LATE_EVENTS did with them", ["policy"]),
+  batches: counter("events_sink_batches_total", "Cassandra writes (batches or single rows), by whether their coordinator was a replica of every row (replica, not_replica; unknown on one node)", ["coordinator"]),
   retries: counter("events_sink_retries_total", "Cassandra writes retried after a timeout or unavailability"),
   committed: counter("events_offsets_committed_total", "records whose offsets were committed"),
   inFlight: gauge("events_in_flight", "records read but not yet written or dead-lettered"),

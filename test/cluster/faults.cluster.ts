@@ -44,7 +44,7 @@ afterAll(async () => {
   await cql?.shutdown();
 }, HOOK_TIMEOUT);
 
-async function clusterPipeline(prefix: string, partitions = 6) {
+async function clusterPipeline(prefix: string, partitions = 6, replication = 3) {
   const topic = `${prefix}-${Date.now().toString(36)}`;
   const dlq = `${topic}.dlq`;
   const admin = kafka().admin();
@@ -53,7 +53,7 @@ async function clusterPipeline(prefix: string, partitions = 6) {
   await admin.disconnect();
   const keyspace = freshKeyspace(prefix.replaceAll("-", "_"));
   const base = { KAFKA_BROKERS: CLUSTER.brokers.join(","), CASSANDRA_CONTACT_POINTS: CLUSTER.contactPoints.join(",") };
-  const m = runEvents("binary", ["migrate", "--keyspace", keyspace, "--replication", "SimpleStrategy:3"], base);
+  const m = runEvents("binary", ["migrate", "--keyspace", keyspace, "--replication", `SimpleStrategy:${replication}`], base);
   if (m.status !== 0) throw new Error(`migrate: ${m.stderr}`);
   cleanups.push(() => cql.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`));
   cleanups.push(async () => {
@@ -236,6 +236,24 @@ test("two Cassandra nodes down at once: the consumer waits (readyz 503, 0 dead-l
   expect(await readTopic(p.dlq, 1, 3000).catch(() => [])).toHaveLength(0);
   report("two Cassandra nodes down", { events: N, downSeconds: Math.round((Date.now() - downAt) / 1000), writtenWhileDown: during.written, notReady, retries: s.retries, deadLettered: 0, lost: 0 });
 }, 300_000);
+
+test("replica-aware batching: at replication 2 on three nodes, every batch's coordinator is a replica of every row in it", async () => {
+  const N = 20_000;
+  const p = await clusterPipeline("cl-replica", 6, 2);
+  const events = makeEvents(N, { seed: 95, start: Date.now() - 300_000, stepMs: 10, jitterMs: 5000 });
+  await produceAll(p.topic, events);
+  const c = consumer(p.env);
+  await until("every event written", async () => (await written(c)) >= N, 120_000, 250);
+  const text = await (await fetch(`${c.statusUrl}/metrics`)).text();
+  const count = (label: string) => Number(new RegExp(`^events_sink_batches_total\\{coordinator="${label}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
+  const batches = { replica: count("replica"), notReplica: count("not_replica"), unknown: count("unknown") };
+  c.proc.kill("SIGTERM");
+  expect(await c.exited).toBe(0);
+  // With two replicas out of three nodes, a coordinator chosen for the first row alone would miss some rows.
+  expect(batches.replica).toBeGreaterThan(0);
+  expect(batches).toMatchObject({ notReplica: 0, unknown: 0 });
+  report("replica-aware batching", { events: N, replication: 2, batches: batches.replica, rowsPerBatch: Number((N / batches.replica).toFixed(1)), coordinatorNotReplica: 0 });
+}, 180_000);
 
 /** Rows counted at ONE (a progress check; the final check reads at ALL). */
 async function countAtOne(keyspace: string): Promise<number> {

@@ -38,7 +38,7 @@ test("the source starts a crashed consumer again itself when KafkaJS will not (K
   await producer.disconnect();
 
   const source = new KafkaSource(kafka(), {
-    topic, groupId: `${topic}-g`, maxInFlight: 300, partitionsConcurrently: 3, sessionTimeoutMs: 6000, fetchMaxBytes: 64 * 1024, commitIntervalMs: 100,
+    topic, groupId: `${topic}-g`, maxInFlight: 300, partitionsConcurrently: 3, sessionTimeoutMs: 6000, fetchMaxBytes: 64 * 1024, commitIntervalMs: 100, fetchMinBytes: 1, fetchMaxWaitMs: 100,
   }, () => {});
   let fatal: Error | undefined;
   source.fatal = (e) => (fatal = e);
