@@ -103,6 +103,7 @@ export class CassandraSink {
   private readonly options: cassandra.QueryOptions;
   private readonly batchOptions: cassandra.QueryOptions;
   private readonly statements: Statements;
+  private readonly replicaKeys = new WeakMap<object, string>();
 
   private constructor(
     readonly client: cassandra.Client,
@@ -187,12 +188,16 @@ export class CassandraSink {
     return out;
   }
 
-  /** The addresses of the replicas of the row's partition (user_id, bucket_date), sorted, comma-separated. */
+  /**
+   * The addresses of the replicas of the row's partition (user_id, bucket_date), sorted, comma-separated. The
+   * driver returns one array per token range, kept in its metadata: its key is made once per array, not per row.
+   */
   private replicasOf(e: StoredEvent): string {
     const replicas = this.client.metadata.getReplicas(this.cfg.keyspace, partitionKey(e.userId, e.bucketDate));
     if (!replicas?.length) return "";
-    if (replicas.length === 1) return replicas[0]!.address;
-    return replicas.map((h) => h.address).sort().join(",");
+    let key = this.replicaKeys.get(replicas);
+    if (key === undefined) this.replicaKeys.set(replicas, (key = replicas.map((h) => h.address).sort().join(",")));
+    return key;
   }
 
   private async writeBatch(rows: StoredEvent[], signal: AbortSignal, rejected: Rejected[], replicas: string | null = null): Promise<void> {

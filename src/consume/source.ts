@@ -54,16 +54,9 @@ export interface Chunk {
 export type ChunkHandler = (chunk: Chunk, signal: AbortSignal) => Promise<void>;
 
 export interface SourceSettings {
-  topic: string;
-  groupId: string;
-  maxInFlight: number;
-  partitionsConcurrently: number;
-  sessionTimeoutMs: number;
-  fetchMaxBytes: number;
-  /** A fetch waits until this much is there, or fetchMaxWaitMs passed. */
-  fetchMinBytes: number;
-  fetchMaxWaitMs: number;
-  commitIntervalMs: number;
+  topic: string; groupId: string; maxInFlight: number; partitionsConcurrently: number; sessionTimeoutMs: number; commitIntervalMs: number;
+  /** The most one fetch brings, and what it waits for: fetchMinBytes, or fetchMaxWaitMs at most. */
+  fetchMaxBytes: number; fetchMinBytes: number; fetchMaxWaitMs: number;
 }
 
 export class KafkaSource {
