@@ -1,0 +1,227 @@
+/**
+ * Tumbling event-time windows for one Kafka partition, with the semantics of Flink's WindowOperator and
+ * EventTimeTrigger. Pure logic: no I/O, no clock (test/unit/windows.test.ts pins it with worked examples).
+ *
+ * - A window is [start, end), start a multiple of the size (epoch-aligned, UTC). Its maxTimestamp is end − 1.
+ * - The watermark is maxEventTime − outOfOrderness − 1 (Flink's BoundedOutOfOrdernessWatermarks).
+ * - An event is too late when cleanupTime = end − 1 + allowedLateness ≤ watermark (Flink's isWindowLate): it is
+ *   not counted (the caller counts and records it). Otherwise it joins its window; if the window has already
+ *   fired (end − 1 ≤ watermark) it fires again with the updated result (EventTimeTrigger.onElement: FIRE).
+ * - When the watermark reaches end − 1 the window fires; when it reaches its cleanup time its state is purged,
+ *   and its last result is final.
+ *
+ * Two deliberate differences from a Flink job, both for exactly-once results on replay:
+ * - The watermark is this partition's own, advanced after every record (punctuated), not the minimum over
+ *   partitions emitted every 200 ms: every decision is then a function of the partition's records in offset
+ *   order and of the watermark at the first one, so a replay from a commit point decides exactly as before.
+ * - Commits are held (commitPoint()): never past a record of a window not yet purged and written, and never
+ *   inside the offset range of a window, so a replay rebuilds every open window from its first record. The
+ *   watermark at the commit point travels with the offset (the commit's metadata) and is restored (restore()).
+ */
+export const NO_TIME = Number.MIN_SAFE_INTEGER;
+
+export interface WindowSettings {
+  sizeMs: number;
+  allowedLatenessMs: number;
+  outOfOrdernessMs: number;
+}
+
+/** One window's result for one event type, as written (and overwritten) in Cassandra. */
+export interface WindowResult {
+  start: number;
+  end: number;
+  eventType: string;
+  events: number;
+  users: number;
+  /** The window is purged: no later event can change this result. */
+  final: boolean;
+}
+
+/** An event too late for its window: counted, and recorded by its offset (idempotent on replay). */
+export interface TooLate {
+  offset: number;
+  start: number;
+  eventType: string;
+}
+
+/** Where commits may go: the offset, and the max event time before it (restored on the next start). */
+export interface CommitPoint {
+  offset: number;
+  maxEventTime: number;
+}
+
+interface Window {
+  start: number;
+  first: number; // offset of its first record
+  last: number; // offset of its last record
+  maxBefore: number; // the partition's max event time just before its first record
+  types: Map<string, { events: number; users: Set<string> }>;
+  fired: boolean;
+  dirty: Set<string>; // types whose result changed since it was last taken
+}
+
+/** What a chunk must write before its offsets may be committed; done() once written. */
+export interface Firing {
+  results: WindowResult[];
+  tooLate: TooLate[];
+  /** Windows purged by this chunk: they hold commits until their final results are written. */
+  readonly purged: Window[];
+}
+
+export class PartitionWindows {
+  private maxEventTime = NO_TIME;
+  /** Open windows (not purged), by start. */
+  private readonly open = new Map<number, Window>();
+  /** Purged windows whose final result is not written yet: they hold the commit point. */
+  private readonly unwritten = new Set<Window>();
+  /** Purged and written windows whose offset range the commit point must not cut (kept until it is past them). */
+  private written: Window[] = [];
+  private tooLate: TooLate[] = [];
+  private purged: Window[] = [];
+  /** The next offset after the last record seen. */
+  private next = -1;
+
+  constructor(private readonly s: WindowSettings) {}
+
+  /** The state a commit point left: the max event time before the offset the partition starts at. */
+  restore(point: CommitPoint): void {
+    this.maxEventTime = point.maxEventTime;
+    this.next = point.offset;
+  }
+
+  get watermark(): number {
+    return this.maxEventTime === NO_TIME ? NO_TIME : this.maxEventTime - this.s.outOfOrdernessMs - 1;
+  }
+
+  startOf(eventTime: number): number {
+    return eventTime - (((eventTime % this.s.sizeMs) + this.s.sizeMs) % this.s.sizeMs);
+  }
+
+  /** A record that is not an event (a dead letter): only its offset moves. */
+  skip(offset: number): void {
+    this.next = offset + 1;
+  }
+
+  /** One event, in offset order. Returns false if it is too late for its window (it is then in the next firing's tooLate). */
+  add(offset: number, eventTime: number, eventType: string, userId: string): boolean {
+    this.next = offset + 1;
+    const start = this.startOf(eventTime);
+    const maxTs = start + this.s.sizeMs - 1;
+    const wm = this.watermark;
+    if (maxTs + this.s.allowedLatenessMs <= wm) {
+      this.tooLate.push({ offset, start, eventType });
+      return false;
+    }
+    let w = this.open.get(start);
+    if (!w) {
+      w = { start, first: offset, last: offset, maxBefore: this.maxEventTime, types: new Map(), fired: false, dirty: new Set() };
+      this.open.set(start, w);
+    }
+    w.last = offset;
+    let t = w.types.get(eventType);
+    if (!t) w.types.set(eventType, (t = { events: 0, users: new Set() }));
+    t.events++;
+    t.users.add(userId);
+    // An event for a window the watermark has reached, within the allowed lateness: the window fires (again)
+    // with the updated result (EventTimeTrigger.onElement).
+    if (maxTs <= wm) {
+      w.fired = true;
+      w.dirty.add(eventType);
+    }
+    if (eventTime > this.maxEventTime) {
+      this.maxEventTime = eventTime;
+      this.onWatermark();
+    }
+    return true;
+  }
+
+  /** The watermark moved: fire the windows it reached, purge those past their cleanup time. */
+  private onWatermark(): void {
+    const wm = this.watermark;
+    for (const w of this.open.values()) {
+      const maxTs = w.start + this.s.sizeMs - 1;
+      if (maxTs > wm) continue;
+      if (!w.fired) {
+        w.fired = true;
+        for (const type of w.types.keys()) w.dirty.add(type);
+      }
+      if (maxTs + this.s.allowedLatenessMs <= wm) {
+        this.open.delete(w.start);
+        this.unwritten.add(w);
+        this.purged.push(w);
+      }
+    }
+  }
+
+  /** What changed since the last take: results to (over)write, too-late events to record. */
+  take(): Firing {
+    const results: WindowResult[] = [];
+    // A purged window's every result is written once more, final: a reader then knows it is closed.
+    const emit = (w: Window, final: boolean) => {
+      for (const type of final ? w.types.keys() : w.dirty) {
+        const t = w.types.get(type)!;
+        results.push({ start: w.start, end: w.start + this.s.sizeMs, eventType: type, events: t.events, users: t.users.size, final });
+      }
+      w.dirty.clear();
+    };
+    for (const w of this.open.values()) if (w.dirty.size) emit(w, false);
+    for (const w of this.purged) emit(w, true);
+    const firing: Firing = { results, tooLate: this.tooLate, purged: this.purged };
+    this.tooLate = [];
+    this.purged = [];
+    return firing;
+  }
+
+  /** A firing's writes are acknowledged: its purged windows stop holding the commit point (their state is freed). */
+  done(firing: Firing): void {
+    for (const w of firing.purged) {
+      this.unwritten.delete(w);
+      w.types.clear();
+      this.written.push(w);
+    }
+  }
+
+  /**
+   * The furthest offset a commit may reach: before the first record of every window that is open or not yet
+   * written, and never inside a window's offset range (a replay from there would rebuild it from part of its
+   * records). With the max event time before it, for restore().
+   */
+  commitPoint(): CommitPoint {
+    let point: CommitPoint = { offset: this.next, maxEventTime: this.maxEventTime };
+    const lower = (w: Window) => {
+      if (w.first < point.offset) point = { offset: w.first, maxEventTime: w.maxBefore };
+    };
+    for (const w of this.open.values()) lower(w);
+    for (const w of this.unwritten) lower(w);
+    // Written windows whose range the point would cut: move before them (and again, for the ones that exposes).
+    for (let moved = true; moved; ) {
+      moved = false;
+      for (const w of this.written) {
+        if (w.first < point.offset && w.last >= point.offset) {
+          lower(w);
+          moved = true;
+        }
+      }
+    }
+    this.written = this.written.filter((w) => w.last >= point.offset);
+    return point;
+  }
+
+  /** Open windows (for the status page). */
+  get openWindows(): number {
+    return this.open.size;
+  }
+}
+
+/** Commit metadata: the commit point's watermark state, as the next owner of the partition reads it. */
+export const encodePoint = (p: CommitPoint): string => JSON.stringify({ windows: { offset: p.offset, maxEventTime: p.maxEventTime } });
+
+export function decodePoint(metadata: string | null | undefined): CommitPoint | undefined {
+  if (!metadata) return undefined;
+  try {
+    const w = (JSON.parse(metadata) as { windows?: CommitPoint }).windows;
+    return w && Number.isSafeInteger(w.offset) && Number.isSafeInteger(w.maxEventTime) ? { offset: w.offset, maxEventTime: w.maxEventTime } : undefined;
+  } catch {
+    return undefined;
+  }
+}
