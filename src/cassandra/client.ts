@@ -33,3 +33,21 @@ export function describeCassandraError(e: unknown, cfg: CassandraSettings): stri
 export function hostErrors(err: InstanceType<typeof cassandra.errors.NoHostAvailableError>): string {
   return Object.entries(err.innerErrors ?? {}).map(([h, ie]) => `${h}: ${(ie as Error).message}`).join("; ");
 }
+
+/**
+ * What an error really was when every host answered "unprepared": the driver re-prepares the statement on
+ * that host and, if re-preparing fails, moves on to the next host and forgets why (request-execution.js), so a
+ * table dropped under running writes surfaces as NoHostAvailable of "Prepared query … not found", which looks
+ * like an outage. If the table is gone from the schema, say so (the failure policy stops on it); otherwise the
+ * error stands (a node that restarted and lost its prepared statements: the next attempt prepares again).
+ */
+export async function unpreparedCause(client: cassandra.Client, keyspace: string, table: string, err: unknown): Promise<unknown> {
+  if (!(err instanceof cassandra.errors.NoHostAvailableError)) return err;
+  const inner = Object.values(err.innerErrors ?? {});
+  const unprepared = (e: unknown) => e instanceof cassandra.errors.ResponseError && e.code === cassandra.types.responseErrorCodes.unprepared;
+  if (!inner.length || !inner.every(unprepared)) return err;
+  const found = await client.metadata.getTable(keyspace, table).catch(() => undefined);
+  return found === null
+    ? new cassandra.errors.ResponseError(cassandra.types.responseErrorCodes.invalid, `unconfigured table ${table}`)
+    : err;
+}

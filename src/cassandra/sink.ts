@@ -23,7 +23,7 @@
  * dead-letters it; a wrong deployment (permission, missing table, an encoding bug) throws Stop.
  */
 import cassandra from "cassandra-driver";
-import { type CassandraSettings, cassandraClient, describeCassandraError } from "./client.ts";
+import { type CassandraSettings, cassandraClient, describeCassandraError, unpreparedCause } from "./client.ts";
 import { type Config, parseSize } from "../cli/config.ts";
 import type { StoredEvent } from "../codec/event.ts";
 import { log } from "../common/log.ts";
@@ -219,10 +219,11 @@ export class CassandraSink {
           metrics.batches.inc({ coordinator });
           metrics.writeSeconds.observe((performance.now() - t0) / 1000);
           return;
-        } catch (err) {
+        } catch (thrown) {
           // The failed request may still sit in the driver's write queue (cancelled, but let us not
           // depend on that): its bytes are never reused.
           writer = new RowWriter();
+          const err = await unpreparedCause(this.client, this.cfg.keyspace, "user_events", thrown);
           // Stop (a wrong deployment) is thrown from here: the chunk fails, nothing past it is committed.
           if (decide("cassandra", err) === "reject") {
             if (rows.length === 1) {
@@ -248,6 +249,11 @@ export class CassandraSink {
     } finally {
       this.release(writer);
     }
+  }
+
+  /** The consistency level writes use (CASSANDRA_CONSISTENCY), for the window results too. */
+  get consistency(): number {
+    return this.options.consistency!;
   }
 
   /** For readiness: does Cassandra answer a trivial query within a second? */

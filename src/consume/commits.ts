@@ -13,6 +13,7 @@ import { Aborted } from "../common/retry.ts";
 export interface Offset {
   partition: number;
   offset: number; // the next offset to read: last done offset + 1
+  metadata?: string; // committed with it (the windows' state at this offset)
 }
 
 /** What the core needs from the outside world. */
@@ -32,6 +33,12 @@ export interface CommitIO {
   inFlightChanged?(n: number): void;
   /** The wall clock, in ms (Date.now unless a test drives it). */
   now?(): number;
+  /**
+   * Where a partition's commit may go given its completed prefix (`done`), if something else holds it back
+   * (open windows: src/windows/operator.ts), with metadata to commit alongside; undefined: nowhere yet.
+   * Without it, commits go to `done`.
+   */
+  limit?(partition: number, done: number): Offset | undefined;
 }
 
 export interface CommitSettings {
@@ -149,9 +156,21 @@ export class CommitCore {
     return this.io.now?.() ?? Date.now();
   }
 
-  /** Some partition has done records that are not committed yet. */
+  /** Some partition has done records that could be committed and are not. */
   uncommitted(): boolean {
-    return [...this.tracks.values()].some((t) => t.toCommit > t.committed);
+    return [...this.tracks.entries()].some(([p, t]) => this.target(p, t).offset > t.committed);
+  }
+
+  /** Whether every record of the partition up to `end` is done (committed or not: windows may hold commits). */
+  processed(partition: number, end: number): boolean {
+    const t = this.tracks.get(partition);
+    return !!t && Math.max(t.toCommit, t.committed) >= end && t.pending.length === 0;
+  }
+
+  /** Where the partition's commit may go now. */
+  private target(partition: number, t: Track): Offset {
+    if (t.toCommit < 0) return { partition, offset: -1 };
+    return this.io.limit ? (this.io.limit(partition, t.toCommit) ?? { partition, offset: -1 }) : { partition, offset: t.toCommit };
   }
 
   /** The final commit: no timer, now. */
@@ -198,11 +217,12 @@ export class CommitCore {
         this.commitAgain = false;
         // Taken from the tracks of this moment: a rebalance during the commit replaces them, and what the
         // commit then acknowledges is applied to no new track (the new owner reads Kafka's offsets).
-        const due = [...this.tracks.entries()].filter(([, t]) => t.toCommit > t.committed);
-        if (!due.length) break;
-        const offsets = due.map(([partition, t]) => ({ partition, offset: t.toCommit, track: t }));
+        const offsets = [...this.tracks.entries()]
+          .map(([partition, track]) => ({ ...this.target(partition, track), track }))
+          .filter((o) => o.offset > o.track.committed);
+        if (!offsets.length) break;
         try {
-          await this.io.commit(offsets.map(({ partition, offset }) => ({ partition, offset })));
+          await this.io.commit(offsets.map(({ partition, offset, metadata }) => (metadata === undefined ? { partition, offset } : { partition, offset, metadata })));
         } catch (e) {
           // A rebalance in progress, or the broker away: the next completion commits again (and the
           // records are replayed if it never does). Nothing is lost either way.

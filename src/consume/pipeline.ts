@@ -2,9 +2,9 @@
  * `events consume`: the whole path, top-down.
  *
  *   Kafka source ─▶ decode + validate + bucket_date ─▶ watermark (late?) ─▶ Cassandra sink
- *   (source.ts,      (codec/decode.ts: a StoredEvent       │                 (cassandra/sink.ts)
- *    commits.ts)      or a BadRecord with its reason;      │
- *                     writer schemas: registry/)           │
+ *   (source.ts,      (codec/decode.ts: a StoredEvent       │        │        (cassandra/sink.ts)
+ *    commits.ts)      or a BadRecord with its reason;      │        └─▶ windows per partition ─▶ event_windows
+ *                     writer schemas: registry/)           │            (windowing.ts, windows/operator.ts)
  *                          └──── bad input ────────────────┴── late (LATE_EVENTS=dlq) ─▶ dead-letter topic
  *
  * For each chunk of a partition's records: every record becomes a row or a dead letter; both are
@@ -12,7 +12,9 @@
  * resolved and committed. What an error does is the failure policy's (src/common/failure.ts): an outage
  * makes the partition wait, a bad record is dead-lettered, a wrong deployment stops the process (Stop) with
  * nothing committed past the failing chunk. Replays are harmless: the primary key makes a replayed event
- * overwrite itself.
+ * overwrite itself. With windows (WINDOWS=on), a chunk's window results are written with its rows, and commits
+ * stop before the first record of every window not yet closed and written: a replay rebuilds those windows
+ * from their first record, so a window's stored result is what one uninterrupted run gives (src/windows/).
  */
 import type { KafkaMessage } from "kafkajs";
 import type { Config } from "../cli/config.ts";
@@ -24,6 +26,7 @@ import { schemaId } from "../codec/formats.ts";
 import { SchemaRegistry } from "../registry/registry.ts";
 import { BadRecord, type StoredEvent } from "../codec/event.ts";
 import { decide, Stop } from "../common/failure.ts";
+import { Aborted } from "../common/retry.ts";
 import { describeKafkaError, kafkaClient, requireTopic } from "../kafka/client.ts";
 import { log } from "../common/log.ts";
 import { ConsumeReport } from "../status/consume.ts";
@@ -32,7 +35,10 @@ import { CassandraSink } from "../cassandra/sink.ts";
 import { type Chunk, KafkaSource } from "./source.ts";
 import { stopRequested } from "../cli/signals.ts";
 import { startStatus } from "../status/server.ts";
+import { readApi } from "../status/api.ts";
 import { Watermarks } from "./watermark.ts";
+import { Windowing } from "./windowing.ts";
+import { WindowStore } from "../cassandra/windows.ts";
 
 /** How long SIGTERM waits for writes in flight before aborting them (they stay uncommitted). */
 const SHUTDOWN_GRACE_MS = 8000;
@@ -63,11 +69,23 @@ export async function consume(cfg: Config): Promise<number> {
     throw e;
   });
   const watermarks = new Watermarks(cfg.outOfOrderness, cfg.idleTimeout);
-  const source = new KafkaSource(kafka, {
+  const windowing = cfg.windows === "on"
+    ? new Windowing({ sizeMs: cfg.windowSize, allowedLatenessMs: cfg.windowLateness, outOfOrdernessMs: cfg.outOfOrderness })
+    : undefined;
+  const windowStore = windowing && new WindowStore(sink.client, cfg.keyspace, cfg.windowSize, sink.consistency);
+  await windowStore?.check().catch(async (e) => {
+    await Promise.all([sink.close(), deadLetters.close()]);
+    throw e;
+  });
+  const source: KafkaSource = new KafkaSource(kafka, {
     topic: cfg.topic, groupId: cfg.groupId, maxInFlight: cfg.maxInFlight, partitionsConcurrently: cfg.partitionsConcurrently,
     sessionTimeoutMs: cfg.sessionTimeout, fetchMaxBytes: cfg.fetchMaxBytes, commitIntervalMs: cfg.commitInterval,
     fetchMinBytes: cfg.fetchMinBytes, fetchMaxWaitMs: cfg.fetchMaxWait,
-  }, (partitions) => watermarks.setAssignment(partitions, Date.now()));
+  }, (partitions) => {
+    watermarks.setAssignment(partitions, Date.now());
+    windowing?.assign(partitions, () => source.committed());
+  });
+  if (windowing) source.limit = (partition, done) => windowing.limit(partition, done);
 
   /** One chunk of one partition, start to finish. */
   async function handleChunk({ topic, partition, messages }: Chunk, signal: AbortSignal): Promise<void> {
@@ -76,10 +94,17 @@ export async function consume(cfg: Config): Promise<number> {
     const dead: DeadLetter[] = [];
     const sources: KafkaMessage[] = []; // the record of each row, for latency and dead-lettering a refused row
     // Writer schemas this chunk names and the process has not seen: the partition waits while the registry is away.
-    if (registry) await registry.load(new Set(messages.map((m) => schemaId(m.value, cfg.format)).filter((id) => id !== undefined)), signal);
+    // Windows see a partition's chunks in offset order (and, after a rebalance, once its state is restored).
+    const load = async () => {
+      if (registry) await registry.load(new Set(messages.map((m) => schemaId(m.value, cfg.format)).filter((id) => id !== undefined)), signal);
+    };
+    await (windowing ? windowing.inOrder(partition, load) : load());
+    const windows = windowing?.of(partition);
+    if (windowing && !windows) throw new Aborted(); // no longer ours
     for (const message of messages) {
       try {
         const event = decodeEvent(message.value, cfg.format, now, registry);
+        if (windows && !windows.add(Number(message.offset), event.eventTime, event.eventType, event.userId)) metrics.windowLate.inc();
         const late = watermarks.isLate(event.eventTime);
         watermarks.observe(partition, event.eventTime, now);
         if (late) {
@@ -98,12 +123,16 @@ export async function consume(cfg: Config): Promise<number> {
           throw e;
         }
         watermarks.observe(partition, undefined, now); // bad input is still activity: the partition is not idle
+        windows?.skip(Number(message.offset));
         dead.push({ message, topic, partition, reason: e.reason, detail: e.message });
       }
     }
     metrics.consumed.inc(messages.length);
 
-    const [rejected] = await Promise.all([sink.write(rows, signal), deadLetters.send(dead, signal)]);
+    const firing = windows?.take();
+    const [rejected] = await Promise.all([
+      sink.write(rows, signal), deadLetters.send(dead, signal), firing && windowStore!.write(partition, firing, signal),
+    ]);
     if (rejected.length) {
       // Rows Cassandra refused outright (never outages: those are retried) are kept on the dead-letter topic.
       await deadLetters.send(rejected.map((r) => ({
@@ -111,6 +140,12 @@ export async function consume(cfg: Config): Promise<number> {
       })), signal);
     }
 
+    if (firing) {
+      windows!.done(firing);
+      windows!.recordPoint();
+      for (const r of firing.results) metrics.windowResults.inc({ closed: String(r.final) });
+      windowing!.updateGauge();
+    }
     const ackedAt = Date.now();
     metrics.written.inc(rows.length - rejected.length);
     const wm = watermarks.advance(ackedAt);
@@ -121,7 +156,8 @@ export async function consume(cfg: Config): Promise<number> {
     report.chunkDone(now, ackedAt, rows, sources);
   }
 
-  const status = startStatus(cfg.statusAddr, cfg.statusToken, report.statusSource(source, sink, watermarks, cfg.stallTimeout));
+  const status = startStatus(cfg.statusAddr, cfg.statusToken, report.statusSource(source, sink, watermarks, cfg.stallTimeout),
+    readApi(sink.client, cfg.windowSize));
   const stopWatchingStalls = report.watchStalls(source, cfg.stallTimeout);
 
   // Run until a signal, a wrong deployment (Stop) or a fatal consumer error, or (with --exit-when-idle)

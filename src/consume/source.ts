@@ -10,7 +10,7 @@ import type { Admin, Consumer, ConsumerRunConfig, EachBatchPayload, Kafka, Kafka
 import { classify, Stop } from "../common/failure.ts";
 import { log } from "../common/log.ts";
 import { metrics } from "../status/metrics.ts";
-import { CommitCore } from "./commits.ts";
+import { CommitCore, type Offset } from "./commits.ts";
 
 /**
  * Chunks a partition may have in flight when MAX_IN_FLIGHT is full: two, so that one is handed over while
@@ -67,6 +67,8 @@ export class KafkaSource {
   joined = false;
   /** Called when the pipeline cannot go on: a Stop (a wrong deployment, src/common/failure.ts) or a chunk that failed unexpectedly. */
   fatal?: (e: Error) => void;
+  /** Where a partition's commits may go (CommitIO.limit): set by the pipeline when windows hold them. */
+  limit?: (partition: number, done: number) => Offset | undefined;
 
   private readonly consumer: Consumer;
   private readonly admin: Admin;
@@ -98,7 +100,8 @@ export class KafkaSource {
     });
     this.admin = kafka.admin();
     this.core = new CommitCore({
-      commit: (offsets) => this.consumer.commitOffsets(offsets.map((o) => ({ topic: s.topic, partition: o.partition, offset: String(o.offset) }))),
+      commit: (offsets) => this.consumer.commitOffsets(offsets.map((o) => ({ topic: s.topic, partition: o.partition, offset: String(o.offset), metadata: o.metadata ?? null }))),
+      limit: (partition, done) => (this.limit ? this.limit(partition, done) : { partition, offset: done }),
       setTimer: (fn, ms) => setTimeout(fn, ms),
       clearTimer: (t) => clearTimeout(t as ReturnType<typeof setTimeout>),
       commitFailed: (e) => {
@@ -255,9 +258,21 @@ export class KafkaSource {
     }
   }
 
-  /** Caught up: joined, nothing in flight, and every assigned partition's lag is known and zero. */
+  /**
+   * Caught up: joined, nothing in flight, and every assigned partition processed to its end (its lag known).
+   * Processed, not committed: open windows hold commits (their records are read again after a restart).
+   */
   caughtUp(): boolean {
-    return this.joined && this.inFlight === 0 && this.assigned.every((p) => this.lag.get(p) === 0);
+    return this.joined && this.inFlight === 0 && this.assigned.every((p) => {
+      const hw = this.highWatermarks.get(p);
+      return this.lag.has(p) && hw !== undefined && (this.lag.get(p) === 0 || this.core.processed(p, hw));
+    });
+  }
+
+  /** The group's committed offset and its metadata, per partition of the topic (for the windows' state). */
+  async committed(): Promise<Map<number, { offset: number; metadata: string | null }>> {
+    const [topic] = await this.admin.fetchOffsets({ groupId: this.s.groupId, topics: [this.s.topic] });
+    return new Map(topic?.partitions.map((p) => [p.partition, { offset: Number(p.offset), metadata: p.metadata }]) ?? []);
   }
 
   /**

@@ -93,6 +93,9 @@ export class ConsumeReport {
         late: await value(metrics.late),
         retries: await value(metrics.retries),
         inFlight: source.inFlight,
+        caughtUp: source.caughtUp(),
+        windowLate: await value(metrics.windowLate),
+        windowsOpen: await value(metrics.windowsOpen),
         watermark: watermarks.value > 0 ? watermarks.value : null,
         partitions: watermarks.snapshot(Date.now()).map((p) => ({ ...p, lag: source.lag.get(p.partition) ?? null })),
         recent: this.recent.map((e) => ({ userId: e.userId, eventType: e.eventType, eventTime: e.eventTime, eventId: e.eventId, metadata: e.metadata, bucketDate: e.bucketDate })),
@@ -122,7 +125,7 @@ export class ConsumeReport {
     const busySec = first === undefined ? 0 : Math.max(0.001, (last - first) / 1000);
     log.info({
       consumed, written: await value(metrics.written), deadLettered: await value(metrics.deadLettered),
-      late: await value(metrics.late), elapsedSec: Number(((Date.now() - this.started) / 1000).toFixed(3)),
+      late: await value(metrics.late), windowLate: await value(metrics.windowLate), elapsedSec: Number(((Date.now() - this.started) / 1000).toFixed(3)),
       busySec: Number(busySec.toFixed(3)), eventsPerSec: busySec ? Math.round(consumed / busySec) : 0,
       // The busy window itself, so that what else ran meanwhile (Kafka, Cassandra) can be charged to it alone.
       busyFrom: first === undefined ? null : new Date(first).toISOString(), busyTo: first === undefined ? null : new Date(last).toISOString(),

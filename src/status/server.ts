@@ -5,6 +5,7 @@
  *   GET /metrics  Prometheus text (prom-client)
  *   GET /status   the same figures as JSON, for the dashboard
  *   GET /         the live dashboard (src/status/dashboard.html, embedded in the binary)
+ *   GET /v1/...   the read API, where the process has one (consume: src/status/api.ts)
  * With STATUS_TOKEN set, all but /healthz and /readyz need `Authorization: Bearer <token>`.
  */
 import { Hono } from "hono";
@@ -34,7 +35,7 @@ export interface StatusServer {
 /** Five minutes of one-second samples. */
 const HISTORY = 300;
 
-export function statusApp(src: StatusSource, token: string, history: Record<string, number | null>[] = []): Hono {
+export function statusApp(src: StatusSource, token: string, history: Record<string, number | null>[] = [], api?: Hono): Hono {
   const app = new Hono();
   const started = Date.now();
   app.get("/healthz", (c) => c.json({ ok: true, mode: src.mode }));
@@ -53,10 +54,11 @@ export function statusApp(src: StatusSource, token: string, history: Record<stri
     mode: src.mode, now: Date.now(), uptimeSec: Math.round((Date.now() - started) / 1000), ...(await src.status()), history,
   }));
   app.get("/", (c) => c.html(dashboard));
+  if (api) app.route("/", api);
   return app;
 }
 
-export function startStatus(addr: { host: string; port: number } | null, token: string, src: StatusSource): StatusServer | null {
+export function startStatus(addr: { host: string; port: number } | null, token: string, src: StatusSource, api?: Hono): StatusServer | null {
   if (!addr) return null;
   const loopback = addr.host === "127.0.0.1" || addr.host === "localhost" || addr.host === "::1" || addr.host.startsWith("127.");
   if (!loopback && !token) {
@@ -69,7 +71,7 @@ export function startStatus(addr: { host: string; port: number } | null, token: 
   }, 1000);
   let server: ReturnType<typeof Bun.serve>;
   try {
-    server = Bun.serve({ hostname: addr.host, port: addr.port, fetch: statusApp(src, token, history).fetch });
+    server = Bun.serve({ hostname: addr.host, port: addr.port, fetch: statusApp(src, token, history, api).fetch });
   } catch (e) {
     clearInterval(sampler);
     throw new Error(`status server cannot listen on ${addr.host}:${addr.port} (${(e as Error).message}); set STATUS_ADDR to a free port or off`);

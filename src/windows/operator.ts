@@ -207,6 +207,28 @@ export class PartitionWindows {
     return point;
   }
 
+  /** Commit points recorded after chunks' writes, in offset order (see pointAt). */
+  private points: CommitPoint[] = [];
+
+  /** After a chunk's writes are acknowledged: remember where commits may now go. */
+  recordPoint(): void {
+    const p = this.commitPoint();
+    if (p.offset >= 0 && p.offset > (this.points.at(-1)?.offset ?? -1)) this.points.push(p);
+  }
+
+  /**
+   * The furthest recorded commit point at or before `done` (the end of the partition's completed chunks): a
+   * point past it would commit records still in flight, and the watermark at `done` itself is not known.
+   */
+  pointAt(done: number): CommitPoint | undefined {
+    let i = -1;
+    while (i + 1 < this.points.length && this.points[i + 1]!.offset <= done) i++;
+    if (i < 0) return undefined;
+    const p = this.points[i]!;
+    this.points = this.points.slice(i); // earlier ones are superseded
+    return p;
+  }
+
   /** Open windows (for the status page). */
   get openWindows(): number {
     return this.open.size;

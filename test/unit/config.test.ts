@@ -48,13 +48,14 @@ test("replication short forms become CQL maps", () => {
   expect(loadConfig("migrate", ["--replication", "NetworkTopologyStrategy:dc1=3,dc2=2"], {}).replication)
     .toBe("{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 2}");
   const st = schemaStatements("ks1", "{'class': 'SimpleStrategy', 'replication_factor': 1}");
-  expect(st).toHaveLength(2);
+  expect(st).toHaveLength(3);
   expect(st[1]).toContain("PRIMARY KEY ((user_id, bucket_date), event_time, event_type, event_id)");
+  expect(st[2]).toContain("PRIMARY KEY ((window_date), window_ms, event_type, window_start, kafka_partition)");
 });
 
 test("every setting is documented with its flag and default (README or docs/)", async () => {
   const { SETTINGS } = await import("../../src/cli/config.ts");
-  const docs = (await Promise.all(["README.md", "docs/operations.md", "docs/simulating.md"]
+  const docs = (await Promise.all(["README.md", "docs/operations.md", "docs/simulating.md", "docs/windows.md"]
     .map((f) => Bun.file(new URL(`../../${f}`, import.meta.url)).text()))).join("\n");
   const rows = docs.split("\n").filter((l) => l.startsWith("| `"));
   const missing = Object.values(SETTINGS).filter((st) => !rows.some((r) => r.includes(`\`${st.env}\``) && r.includes(`--${st.flag}`)));
