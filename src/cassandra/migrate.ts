@@ -1,12 +1,14 @@
 /** `events migrate`: apply cql/schema.cql (keyspace and tables), idempotently, through cassandra-driver. */
 import schemaCql from "../../cql/schema.cql" with { type: "text" };
+import hourCql from "../../cql/hour.cql" with { type: "text" };
 import { cassandraClient } from "./client.ts";
 import type { Config } from "../cli/config.ts";
 import { log } from "../common/log.ts";
+import { BUCKET_TABLES } from "../codec/row.ts";
 
 /** The schema's statements with the keyspace and replication filled in, comments stripped. */
-export function schemaStatements(keyspace: string, replication: string): string[] {
-  return schemaCql
+export function schemaStatements(keyspace: string, replication: string, bucket: "day" | "hour" = "day"): string[] {
+  return (bucket === "hour" ? `${schemaCql}\n${hourCql}` : schemaCql)
     .split("\n")
     .filter((l) => !l.trim().startsWith("--"))
     .join("\n")
@@ -22,7 +24,7 @@ export async function migrate(cfg: Config): Promise<void> {
   try {
     await client.connect();
     let agreed = true;
-    for (const cql of schemaStatements(cfg.keyspace, cfg.replication)) {
+    for (const cql of schemaStatements(cfg.keyspace, cfg.replication, cfg.bucket)) {
       // The driver waits (up to 10 s) for every node to agree on the schema after each DDL statement,
       // so the next statement can rely on the previous one.
       const rs = await client.execute(cql);
@@ -33,7 +35,7 @@ export async function migrate(cfg: Config): Promise<void> {
     if (cfg.eventTtl > 0) {
       // Also on a table that exists: the default applies to what is written from now on.
       const ttl = Math.round(cfg.eventTtl / 1000);
-      await client.execute(`ALTER TABLE ${cfg.keyspace}.user_events WITH default_time_to_live = ${ttl}`);
+      await client.execute(`ALTER TABLE ${cfg.keyspace}.${BUCKET_TABLES[cfg.bucket].table} WITH default_time_to_live = ${ttl}`);
       log.info({ seconds: ttl }, "default_time_to_live set");
     }
     if (!agreed) log.warn("schema agreement not reached within 10 s; nodes will converge, but check `nodetool describecluster`");

@@ -30,7 +30,7 @@ import { log } from "../common/log.ts";
 import { metrics } from "../status/metrics.ts";
 import { Aborted, backoff, sleep } from "../common/retry.ts";
 import { decide } from "../common/failure.ts";
-import { dateBytes, RowWriter, rowBytes, writeUuid } from "../codec/row.ts";
+import { BUCKET_TABLES, type Bucket, bucketBytes, dateBytes, RowWriter, rowBytes, writeUuid } from "../codec/row.ts";
 
 export interface Statements {
   /** The statement and its values for one row; `values` are RowWriter.values(e). */
@@ -38,12 +38,13 @@ export interface Statements {
 }
 
 /** The statements of a write mode and TTL (seconds; 0: none). */
-export function statementsFor(mode: "append" | "insert", ttlSeconds: number): Statements {
+export function statementsFor(mode: "append" | "insert", ttlSeconds: number, bucket: Bucket = "day"): Statements {
   const ttl = ttlSeconds > 0 ? ` USING TTL ${ttlSeconds}` : "";
-  const insert = `INSERT INTO user_events (user_id, bucket_date, event_time, event_type, event_id, metadata) VALUES (?, ?, ?, ?, ?, ?)${ttl}`;
+  const { table, column } = BUCKET_TABLES[bucket];
+  const insert = `INSERT INTO ${table} (user_id, ${column}, event_time, event_type, event_id, metadata) VALUES (?, ?, ?, ?, ?, ?)${ttl}`;
   if (mode === "insert") return { of: (params) => ({ query: insert, params }) };
-  const key = `INSERT INTO user_events (user_id, bucket_date, event_time, event_type, event_id) VALUES (?, ?, ?, ?, ?)${ttl}`;
-  const append = `UPDATE user_events${ttl} SET metadata = metadata + ? WHERE user_id = ? AND bucket_date = ? AND event_time = ? AND event_type = ? AND event_id = ?`;
+  const key = `INSERT INTO ${table} (user_id, ${column}, event_time, event_type, event_id) VALUES (?, ?, ?, ?, ?)${ttl}`;
+  const append = `UPDATE ${table}${ttl} SET metadata = metadata + ? WHERE user_id = ? AND ${column} = ? AND event_time = ? AND event_type = ? AND event_id = ?`;
   return {
     of(v) {
       // v[5] is the serialized map: an int32 entry count, then the entries.
@@ -89,7 +90,7 @@ export interface Rejected {
   detail: string;
 }
 
-export type SinkSettings = CassandraSettings & Pick<Config, "keyspace" | "writeConcurrency" | "batchRows" | "sinkWrite" | "eventTtl" | "consistency">;
+export type SinkSettings = CassandraSettings & Pick<Config, "keyspace" | "writeConcurrency" | "batchRows" | "sinkWrite" | "eventTtl" | "consistency" | "bucket">;
 
 const { consistencies: cl } = cassandra.types;
 const CONSISTENCY: Record<Config["consistency"], number> = {
@@ -117,7 +118,7 @@ export class CassandraSink {
       consistency: CONSISTENCY[cfg.consistency],
     };
     this.batchOptions = { ...this.options, logged: false };
-    this.statements = statementsFor(cfg.sinkWrite, Math.round(cfg.eventTtl / 1000));
+    this.statements = statementsFor(cfg.sinkWrite, Math.round(cfg.eventTtl / 1000), cfg.bucket);
   }
 
   /** Connect and check the table exists, with an error a person can act on. */
@@ -131,10 +132,11 @@ export class CassandraSink {
       if (/Keyspace .* does not exist/i.test(msg)) throw new Error(`keyspace "${cfg.keyspace}" does not exist: run \`events migrate\` first`);
       throw new Error(msg);
     }
-    const table = client.metadata.keyspaces[cfg.keyspace] ? await client.metadata.getTable(cfg.keyspace, "user_events") : null;
+    const name = BUCKET_TABLES[cfg.bucket].table;
+    const table = client.metadata.keyspaces[cfg.keyspace] ? await client.metadata.getTable(cfg.keyspace, name) : null;
     if (!table) {
       await client.shutdown().catch(() => {});
-      throw new Error(`table ${cfg.keyspace}.user_events does not exist: run \`events migrate\` first`);
+      throw new Error(`table ${cfg.keyspace}.${name} does not exist: run \`events migrate\` first${cfg.bucket === "hour" ? " (with BUCKET=hour)" : ""}`);
     }
     // A batch over a warn threshold is written all the same, but every one logs a warning on the
     // coordinator: with Cassandra's defaults (5 KiB, 10 partitions) that was nearly every batch.
@@ -193,7 +195,7 @@ export class CassandraSink {
    * driver returns one array per token range, kept in its metadata: its key is made once per array, not per row.
    */
   private replicasOf(e: StoredEvent): string {
-    const replicas = this.client.metadata.getReplicas(this.cfg.keyspace, partitionKey(e.userId, e.bucketDate));
+    const replicas = this.client.metadata.getReplicas(this.cfg.keyspace, partitionKey(e.userId, bucketBytes(this.cfg.bucket, e)));
     if (!replicas?.length) return "";
     let key = this.replicaKeys.get(replicas);
     if (key === undefined) this.replicaKeys.set(replicas, (key = replicas.map((h) => h.address).sort().join(",")));
@@ -222,8 +224,8 @@ export class CassandraSink {
         } catch (thrown) {
           // The failed request may still sit in the driver's write queue (cancelled, but let us not
           // depend on that): its bytes are never reused.
-          writer = new RowWriter();
-          const err = await unpreparedCause(this.client, this.cfg.keyspace, "user_events", thrown);
+          writer = new RowWriter(undefined, this.cfg.bucket);
+          const err = await unpreparedCause(this.client, this.cfg.keyspace, BUCKET_TABLES[this.cfg.bucket].table, thrown);
           // Stop (a wrong deployment) is thrown from here: the chunk fails, nothing past it is committed.
           if (decide("cassandra", err) === "reject") {
             if (rows.length === 1) {
@@ -274,7 +276,7 @@ export class CassandraSink {
   private acquire(): Promise<RowWriter> {
     if (this.active < this.cfg.writeConcurrency) {
       this.active++;
-      return Promise.resolve(this.idle.pop() ?? new RowWriter());
+      return Promise.resolve(this.idle.pop() ?? new RowWriter(undefined, this.cfg.bucket));
     }
     return new Promise((r) => this.waiting.push(r));
   }
@@ -290,17 +292,17 @@ export class CassandraSink {
 }
 
 /**
- * The serialized partition key (user_id, bucket_date), as Cassandra hashes it for a composite key:
- * each component as a 2-byte length, its bytes and a 0 byte.
+ * The serialized partition key (user_id, bucket_date or bucket_hour), as Cassandra hashes it for a composite
+ * key: each component as a 2-byte length, its bytes and a 0 byte.
  */
-export function partitionKey(userId: string, bucketDate: string): Buffer {
-  const date = dateBytes(bucketDate);
-  const out = Buffer.allocUnsafe(2 + 16 + 1 + 2 + 4 + 1);
+export function partitionKey(userId: string, bucket: string | Buffer): Buffer {
+  const b = typeof bucket === "string" ? dateBytes(bucket) : bucket;
+  const out = Buffer.allocUnsafe(2 + 16 + 1 + 2 + b.length + 1);
   out.writeUInt16BE(16, 0);
   writeUuid(out, 2, userId);
   out[18] = 0;
-  out.writeUInt16BE(4, 19);
-  date.copy(out, 21);
-  out[25] = 0;
+  out.writeUInt16BE(b.length, 19);
+  b.copy(out, 21);
+  out[21 + b.length] = 0;
   return out;
 }

@@ -84,6 +84,8 @@ export const SETTINGS = {
   idleTimeout: s("WATERMARK_IDLE_TIMEOUT", "idle-timeout", "30s", duration, "a partition silent this long stops holding the watermark back", CONSUME),
   maxFuture: s("EVENT_TIME_MAX_FUTURE", "max-future", "24h", duration,
     "an event_time further ahead of the clock than this is invalid_event_time (clocks drift; further is a bug upstream)", CONSUME),
+  bucket: s("BUCKET", "bucket", "day", oneOf("day", "hour"),
+    "how a user's events are partitioned: day (user_events, the seed's table) or hour (user_events_by_hour)", CASSANDRA),
   windows: s("WINDOWS", "windows", "on", oneOf("on", "off"), "tumbling event-time windows: counts per window and type, in event_windows", CONSUME),
   windowSize: s("WINDOW_SIZE", "window-size", "1m", duration, "the windows' length (epoch-aligned, UTC)", CONSUME),
   windowLateness: s("WINDOW_ALLOWED_LATENESS", "window-allowed-lateness", "0", duration,

@@ -40,6 +40,35 @@ export class AvroEvent implements StoredEvent {
     return this.metaEnd - this.metaStart + 8 * this.metaCount;
   }
 
+  /** One metadata value, read from the bytes without decoding the rest (the funnel's session_id). */
+  metadataValue(key: Buffer): string | undefined {
+    if (this.decoded) return this.decoded[key.toString()];
+    const src = this.buf;
+    const r = { at: this.metaStart | 0 };
+    let found: string | undefined;
+    while (r.at < this.metaEnd) {
+      let count = readLong(src, r);
+      if (count === 0) break;
+      if (count < 0) {
+        count = -count;
+        readLong(src, r); // the block's size in bytes
+      }
+      let s = r.at | 0;
+      for (let i = 0; i < count; i++) {
+        const kn = shortLength(src, s);
+        s += lengthSize(src, s);
+        const match = kn === key.length && src.compare(key, 0, kn, s, s + kn) === 0;
+        s += kn;
+        const vn = shortLength(src, s);
+        s += lengthSize(src, s);
+        if (match) found = src.toString("utf8", s, s + vn); // the last one wins, as when decoded
+        s += vn;
+      }
+      r.at = s;
+    }
+    return found;
+  }
+
   /** The metadata as an object, decoded (by avsc, as the general path does) on first use. */
   get metadata(): Record<string, string> {
     this.decoded ??= metadataType.decode(this.buf, this.metaStart).value as Record<string, string>;

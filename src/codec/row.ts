@@ -26,7 +26,10 @@ export class RowWriter {
   private buf: Buffer;
   private used = 0;
 
-  constructor(bytes = 64 * 1024) {
+  constructor(
+    bytes = 64 * 1024,
+    private readonly bucket: Bucket = "day",
+  ) {
     this.buf = Buffer.allocUnsafe(bytes);
   }
 
@@ -35,7 +38,7 @@ export class RowWriter {
     this.used = 0;
   }
 
-  /** The six values of INSERT (user_id, bucket_date, event_time, event_type, event_id, metadata). */
+  /** The six values of INSERT (user_id, bucket_date or bucket_hour, event_time, event_type, event_id, metadata). */
   values(e: StoredEvent): Buffer[] {
     // Metadata still in Avro bytes (avro-fast.ts) is copied as it is; only the length prefixes change.
     const avro = e instanceof AvroEvent ? e : null;
@@ -74,7 +77,7 @@ export class RowWriter {
     }
     b.writeInt32BE(count, start + 40);
     this.used = o;
-    return [b.subarray(start, start + 16), dateBytes(e.bucketDate), b.subarray(start + 32, start + 40), textBytes(e.eventType),
+    return [b.subarray(start, start + 16), bucketBytes(this.bucket, e), b.subarray(start + 32, start + 40), textBytes(e.eventType),
       b.subarray(start + 16, start + 32), b.subarray(start + 40, o)];
   }
 }
@@ -157,3 +160,30 @@ const textBytes = remembered((s) => Buffer.from(s, "utf8"));
 
 /** Bucket dates are few too (mostly one per day). */
 export const dateBytes = remembered((day) => cassandra.types.LocalDate.fromString(day).toBuffer());
+
+/**
+ * BUCKET: how a user's events are partitioned. day (the seed's table): (user_id, bucket_date), the UTC date;
+ * hour: (user_id, bucket_hour), the start of the UTC hour, in user_events_by_hour (cql/hour.cql).
+ */
+export type Bucket = "day" | "hour";
+export const BUCKET_TABLES = {
+  day: { table: "user_events", column: "bucket_date" },
+  hour: { table: "user_events_by_hour", column: "bucket_hour" },
+} as const;
+
+const HOUR_MS = 3_600_000;
+let lastHour = Number.NaN;
+let lastHourBytes = Buffer.alloc(8);
+/** The start of the event's UTC hour as a CQL timestamp (8 bytes, ms since the epoch). */
+export function hourBytes(eventTime: number): Buffer {
+  const hour = Math.floor(eventTime / HOUR_MS);
+  if (hour !== lastHour) {
+    lastHour = hour;
+    lastHourBytes = Buffer.allocUnsafe(8);
+    lastHourBytes.writeBigInt64BE(BigInt(hour * HOUR_MS));
+  }
+  return lastHourBytes;
+}
+
+/** The serialized bucket column of a row. */
+export const bucketBytes = (bucket: Bucket, e: StoredEvent): Buffer => (bucket === "day" ? dateBytes(e.bucketDate) : hourBytes(e.eventTime));

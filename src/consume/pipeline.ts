@@ -38,7 +38,14 @@ import { startStatus } from "../status/server.ts";
 import { readApi } from "../status/api.ts";
 import { Watermarks } from "./watermark.ts";
 import { Windowing } from "./windowing.ts";
+import { Funnel } from "../windows/funnel.ts";
+import { AvroEvent } from "../codec/avro-fast.ts";
 import { WindowStore } from "../cassandra/windows.ts";
+
+const SESSION_ID = Buffer.from("session_id");
+/** An event's session for the funnel: metadata.session_id (read from the Avro bytes where they are kept), else the user. */
+const sessionOf = (e: StoredEvent): string =>
+  (e instanceof AvroEvent ? e.metadataValue(SESSION_ID) : e.metadata.session_id) ?? e.userId;
 
 /** How long SIGTERM waits for writes in flight before aborting them (they stay uncommitted). */
 const SHUTDOWN_GRACE_MS = 8000;
@@ -72,6 +79,8 @@ export async function consume(cfg: Config): Promise<number> {
   const windowing = cfg.windows === "on"
     ? new Windowing({ sizeMs: cfg.windowSize, allowedLatenessMs: cfg.windowLateness, outOfOrdernessMs: cfg.outOfOrderness })
     : undefined;
+  const funnel = windowing && new Funnel();
+  report.funnel = funnel;
   const windowStore = windowing && new WindowStore(sink.client, cfg.keyspace, cfg.windowSize, sink.consistency);
   await windowStore?.check().catch(async (e) => {
     await Promise.all([sink.close(), deadLetters.close()]);
@@ -105,6 +114,7 @@ export async function consume(cfg: Config): Promise<number> {
       try {
         const event = decodeEvent(message.value, cfg.format, now, registry);
         if (windows && !windows.add(Number(message.offset), event.eventTime, event.eventType, event.userId)) metrics.windowLate.inc();
+        if (funnel && Funnel.counts(event.eventType)) funnel.add(event.eventTime, event.eventType, sessionOf(event));
         const late = watermarks.isLate(event.eventTime);
         watermarks.observe(partition, event.eventTime, now);
         if (late) {
@@ -157,7 +167,7 @@ export async function consume(cfg: Config): Promise<number> {
   }
 
   const status = startStatus(cfg.statusAddr, cfg.statusToken, report.statusSource(source, sink, watermarks, cfg.stallTimeout),
-    readApi(sink.client, cfg.windowSize));
+    readApi(sink.client, cfg.windowSize, cfg.bucket));
   const stopWatchingStalls = report.watchStalls(source, cfg.stallTimeout);
 
   // Run until a signal, a wrong deployment (Stop) or a fatal consumer error, or (with --exit-when-idle)

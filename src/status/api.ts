@@ -2,7 +2,8 @@
  * The read API, on the status server's port and behind its token (server.ts), JSON:
  *
  *   GET /v1/users/{user_id}/events?date=YYYY-MM-DD[&type=T][&limit=100][&page=TOKEN]
- *       one user's events of one UTC day, newest first, paged with Cassandra's paging state (`next`)
+ *       one user's events of one UTC day, newest first, paged with Cassandra's paging state (`next`); with
+ *       BUCKET=hour, from the day's 24 hour partitions, newest first
  *   GET /v1/counts?from=ISO&to=ISO[&type=T]
  *       window results (event_windows) summed over the Kafka partitions, per window and type
  *
@@ -13,6 +14,7 @@ import type cassandra from "cassandra-driver";
 import { Hono } from "hono";
 import { uuidCase } from "../codec/rules.ts";
 import { utcDate } from "../cassandra/windows.ts";
+import { BUCKET_TABLES, type Bucket } from "../codec/row.ts";
 
 export const LIMIT_MAX = 1000;
 export const COUNTS_RANGE_MAX_MS = 48 * 3_600_000;
@@ -74,22 +76,41 @@ export function datesOf(from: number, to: number): string[] {
   return out;
 }
 
-export function readApi(client: cassandra.Client, windowMs: number): Hono {
+export function readApi(client: cassandra.Client, windowMs: number, bucket: Bucket): Hono {
   const api = new Hono();
   api.onError((e, c) => (e instanceof BadParameter ? c.json({ error: e.message }, 400) : c.json({ error: `cannot read: ${e.message}` }, 503)));
 
   api.get("/v1/users/:userId/events", async (c) => {
     const q = eventsQuery(c.req.param("userId"), c.req.query());
-    const cql = `SELECT event_time, event_type, event_id, metadata FROM user_events WHERE user_id = ? AND bucket_date = ?${q.type ? " AND event_type = ? ALLOW FILTERING" : ""}`;
-    const params: unknown[] = [q.userId, q.date, ...(q.type ? [q.type] : [])];
-    const rs = await client.execute(cql, params, { prepare: true, fetchSize: q.limit, pageState: q.page?.toString("hex") });
-    return c.json({
-      userId: q.userId, date: q.date,
-      events: rs.rows.map((r) => ({
-        eventTime: (r.event_time as Date).toISOString(), eventType: r.event_type as string, eventId: String(r.event_id), metadata: r.metadata ?? {},
-      })),
-      next: rs.pageState ? Buffer.from(rs.pageState, "hex").toString("base64url") : null,
-    });
+    const { table, column } = BUCKET_TABLES[bucket];
+    const cql = `SELECT event_time, event_type, event_id, metadata FROM ${table} WHERE user_id = ? AND ${column} = ?${q.type ? " AND event_type = ? ALLOW FILTERING" : ""}`;
+    // The page token: one byte, the bucket it is in (the hour, 23 down to 0; 0 with day buckets), then Cassandra's
+    // paging state in it. A day of hour buckets is read newest hour first, a page spanning hours as needed.
+    const day = Date.parse(`${q.date}T00:00:00Z`);
+    let at = q.page ? q.page[0]! : bucket === "hour" ? 23 : 0;
+    if (at > 23) throw new BadParameter("page is not a token this API gave");
+    let state = q.page && q.page.length > 1 ? q.page.subarray(1).toString("hex") : undefined;
+    const events: { eventTime: string; eventType: string; eventId: string; metadata: Record<string, string> }[] = [];
+    let next: string | null = null;
+    for (;;) {
+      const key = bucket === "hour" ? new Date(day + at * 3_600_000) : q.date;
+      const rs = await client.execute(cql, [q.userId, key, ...(q.type ? [q.type] : [])], { prepare: true, fetchSize: q.limit - events.length, pageState: state });
+      for (const r of rs.rows) {
+        events.push({ eventTime: (r.event_time as Date).toISOString(), eventType: r.event_type as string, eventId: String(r.event_id), metadata: r.metadata ?? {} });
+      }
+      if (rs.pageState) {
+        next = Buffer.concat([Buffer.from([at]), Buffer.from(rs.pageState, "hex")]).toString("base64url");
+        break;
+      }
+      if (bucket === "day" || at === 0) break;
+      at--;
+      state = undefined;
+      if (events.length >= q.limit) {
+        next = Buffer.from([at]).toString("base64url");
+        break;
+      }
+    }
+    return c.json({ userId: q.userId, date: q.date, events, next });
   });
 
   api.get("/v1/counts", async (c) => {

@@ -9,6 +9,7 @@ import type { StoredEvent } from "../codec/event.ts";
 import { log } from "../common/log.ts";
 import type { KafkaSource } from "../consume/source.ts";
 import type { Watermarks } from "../consume/watermark.ts";
+import type { Funnel } from "../windows/funnel.ts";
 import { metrics, value } from "./metrics.ts";
 import type { StatusSource } from "./server.ts";
 
@@ -23,6 +24,8 @@ export class ConsumeReport {
   private readonly recent: StoredEvent[] = [];
   private readonly latency = { sum: 0, n: 0, max: 0 }; // end-to-end latency since the last one-second sample
   private prev = { consumed: 0, written: 0, deadLettered: 0, late: 0 };
+  /** The funnel of this consumer's partitions over the last hour of event time (with windows on). */
+  funnel?: Funnel;
   private lastRates = { at: Date.now(), consumed: 0, written: 0 };
 
   /** A chunk is written: its rows' end-to-end latency (Kafka record time → Cassandra ack), the recent tail. */
@@ -98,6 +101,7 @@ export class ConsumeReport {
         windowsOpen: await value(metrics.windowsOpen),
         watermark: watermarks.value > 0 ? watermarks.value : null,
         partitions: watermarks.snapshot(Date.now()).map((p) => ({ ...p, lag: source.lag.get(p.partition) ?? null })),
+        funnel: this.funnel?.report() ?? null,
         recent: this.recent.map((e) => ({ userId: e.userId, eventType: e.eventType, eventTime: e.eventTime, eventId: e.eventId, metadata: e.metadata, bucketDate: e.bucketDate })),
       }),
     };

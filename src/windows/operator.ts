@@ -14,9 +14,12 @@
  * - The watermark is this partition's own, advanced after every record (punctuated), not the minimum over
  *   partitions emitted every 200 ms: every decision is then a function of the partition's records in offset
  *   order and of the watermark at the first one, so a replay from a commit point decides exactly as before.
- * - Commits are held (commitPoint()): never past a record of a window not yet purged and written, and never
- *   inside the offset range of a window, so a replay rebuilds every open window from its first record. The
- *   watermark at the commit point travels with the offset (the commit's metadata) and is restored (restore()).
+ * - Commits are held (commitPoint()): never past the first record of a window not yet purged and written, so
+ *   a replay rebuilds every such window from its first record. What the replay must not rebuild travels with
+ *   the offset (the commit's metadata; restore()): the max event time before it (the watermark the records
+ *   after it were judged by) and `closedBefore`, the start below which every window is closed and written. A
+ *   replayed record of such a window is too late if it was too late the first time (the watermark is the
+ *   same), and otherwise was counted in the stored result already: it is skipped.
  */
 export const NO_TIME = Number.MIN_SAFE_INTEGER;
 
@@ -44,16 +47,17 @@ export interface TooLate {
   eventType: string;
 }
 
-/** Where commits may go: the offset, and the max event time before it (restored on the next start). */
+/** Where commits may go: the offset, the max event time before it, and the closed windows' bound (restored on the next start). */
 export interface CommitPoint {
   offset: number;
   maxEventTime: number;
+  /** Every window starting before this is closed and its final result written. */
+  closedBefore: number;
 }
 
 interface Window {
   start: number;
   first: number; // offset of its first record
-  last: number; // offset of its last record
   maxBefore: number; // the partition's max event time just before its first record
   types: Map<string, { events: number; users: Set<string> }>;
   fired: boolean;
@@ -74,8 +78,8 @@ export class PartitionWindows {
   private readonly open = new Map<number, Window>();
   /** Purged windows whose final result is not written yet: they hold the commit point. */
   private readonly unwritten = new Set<Window>();
-  /** Purged and written windows whose offset range the commit point must not cut (kept until it is past them). */
-  private written: Window[] = [];
+  /** Restored: windows starting before this were closed and written before the commit point. */
+  private closedBefore = NO_TIME;
   private tooLate: TooLate[] = [];
   private purged: Window[] = [];
   /** The next offset after the last record seen. */
@@ -87,6 +91,7 @@ export class PartitionWindows {
   restore(point: CommitPoint): void {
     this.maxEventTime = point.maxEventTime;
     this.next = point.offset;
+    this.closedBefore = point.closedBefore;
   }
 
   get watermark(): number {
@@ -112,12 +117,13 @@ export class PartitionWindows {
       this.tooLate.push({ offset, start, eventType });
       return false;
     }
+    // Replayed after a restore: a window closed and written before the commit point already counts this one.
+    if (start < this.closedBefore) return true;
     let w = this.open.get(start);
     if (!w) {
-      w = { start, first: offset, last: offset, maxBefore: this.maxEventTime, types: new Map(), fired: false, dirty: new Set() };
+      w = { start, first: offset, maxBefore: this.maxEventTime, types: new Map(), fired: false, dirty: new Set() };
       this.open.set(start, w);
     }
-    w.last = offset;
     let t = w.types.get(eventType);
     if (!t) w.types.set(eventType, (t = { events: 0, users: new Set() }));
     t.events++;
@@ -177,34 +183,28 @@ export class PartitionWindows {
     for (const w of firing.purged) {
       this.unwritten.delete(w);
       w.types.clear();
-      this.written.push(w);
     }
   }
 
   /**
-   * The furthest offset a commit may reach: before the first record of every window that is open or not yet
-   * written, and never inside a window's offset range (a replay from there would rebuild it from part of its
-   * records). With the max event time before it, for restore().
+   * The furthest offset a commit may reach: the first record of the oldest window that is open or not yet
+   * written (or the next offset, if none is), with the max event time before it, and the start below which
+   * every window is closed and written: older than every open or unwritten window, and past its cleanup time
+   * (a window with no record yet is closed by the watermark alone).
    */
   commitPoint(): CommitPoint {
-    let point: CommitPoint = { offset: this.next, maxEventTime: this.maxEventTime };
-    const lower = (w: Window) => {
+    const { sizeMs, allowedLatenessMs } = this.s;
+    const wm = this.watermark;
+    // The oldest window the watermark has not closed: cleanup = start + size − 1 + lateness > watermark.
+    let closedBefore = wm === NO_TIME ? NO_TIME : this.startOf(wm - allowedLatenessMs - sizeMs + 1) + sizeMs;
+    let point = { offset: this.next, maxEventTime: this.maxEventTime };
+    const hold = (w: Window) => {
       if (w.first < point.offset) point = { offset: w.first, maxEventTime: w.maxBefore };
+      if (w.start < closedBefore) closedBefore = w.start;
     };
-    for (const w of this.open.values()) lower(w);
-    for (const w of this.unwritten) lower(w);
-    // Written windows whose range the point would cut: move before them (and again, for the ones that exposes).
-    for (let moved = true; moved; ) {
-      moved = false;
-      for (const w of this.written) {
-        if (w.first < point.offset && w.last >= point.offset) {
-          lower(w);
-          moved = true;
-        }
-      }
-    }
-    this.written = this.written.filter((w) => w.last >= point.offset);
-    return point;
+    for (const w of this.open.values()) hold(w);
+    for (const w of this.unwritten) hold(w);
+    return { ...point, closedBefore: Math.max(closedBefore, this.closedBefore) };
   }
 
   /** Commit points recorded after chunks' writes, in offset order (see pointAt). */
@@ -236,13 +236,14 @@ export class PartitionWindows {
 }
 
 /** Commit metadata: the commit point's watermark state, as the next owner of the partition reads it. */
-export const encodePoint = (p: CommitPoint): string => JSON.stringify({ windows: { offset: p.offset, maxEventTime: p.maxEventTime } });
+export const encodePoint = (p: CommitPoint): string => JSON.stringify({ windows: p });
 
 export function decodePoint(metadata: string | null | undefined): CommitPoint | undefined {
   if (!metadata) return undefined;
   try {
     const w = (JSON.parse(metadata) as { windows?: CommitPoint }).windows;
-    return w && Number.isSafeInteger(w.offset) && Number.isSafeInteger(w.maxEventTime) ? { offset: w.offset, maxEventTime: w.maxEventTime } : undefined;
+    return w && Number.isSafeInteger(w.offset) && Number.isSafeInteger(w.maxEventTime) && Number.isSafeInteger(w.closedBefore)
+      ? { offset: w.offset, maxEventTime: w.maxEventTime, closedBefore: w.closedBefore } : undefined;
   } catch {
     return undefined;
   }
