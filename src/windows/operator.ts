@@ -55,11 +55,20 @@ export interface CommitPoint {
   closedBefore: number;
 }
 
+/** One type's count in a window: a bit in Window.users, or, past 31 types, a set of its own. */
+interface TypeCount {
+  events: number;
+  bit: number;
+  more?: Set<string>;
+}
+
 interface Window {
   start: number;
   first: number; // offset of its first record
   maxBefore: number; // the partition's max event time just before its first record
-  types: Map<string, { events: number; users: Set<string> }>;
+  types: Map<string, TypeCount>;
+  /** Distinct users, each with a bit per type it was seen with (the window's first 31 types; `more` holds the rest). */
+  users: Map<string, number>;
   fired: boolean;
   dirty: Set<string>; // types whose result changed since it was last taken
 }
@@ -121,13 +130,22 @@ export class PartitionWindows {
     if (start < this.closedBefore) return true;
     let w = this.open.get(start);
     if (!w) {
-      w = { start, first: offset, maxBefore: this.maxEventTime, types: new Map(), fired: false, dirty: new Set() };
+      w = { start, first: offset, maxBefore: this.maxEventTime, types: new Map(), users: new Map(), fired: false, dirty: new Set() };
       this.open.set(start, w);
     }
     let t = w.types.get(eventType);
-    if (!t) w.types.set(eventType, (t = { events: 0, users: new Set() }));
+    if (!t) {
+      const n = w.types.size;
+      w.types.set(eventType, (t = n < 31 ? { events: 0, bit: 1 << n } : { events: 0, bit: 0, more: new Set() }));
+    }
     t.events++;
-    t.users.add(userId);
+    // One map entry per user and window, not one set entry per user and type: a fifth of the memory and of the
+    // hashing with the simulator's eight types (docs/benchmark.md, windows on against off).
+    if (t.bit) {
+      const seen = w.users.get(userId);
+      if (seen === undefined) w.users.set(userId, t.bit);
+      else if ((seen & t.bit) === 0) w.users.set(userId, seen | t.bit);
+    } else t.more!.add(userId);
     // An event for a window the watermark has reached, within the allowed lateness: the window fires (again)
     // with the updated result (EventTimeTrigger.onElement).
     if (maxTs <= wm) {
@@ -164,9 +182,17 @@ export class PartitionWindows {
     const results: WindowResult[] = [];
     // A purged window's every result is written once more, final: a reader then knows it is closed.
     const emit = (w: Window, final: boolean) => {
+      const perBit = new Map<number, number>();
+      for (const seen of w.users.values()) {
+        for (let m = seen; m !== 0; m &= m - 1) {
+          const bit = m & -m;
+          perBit.set(bit, (perBit.get(bit) ?? 0) + 1);
+        }
+      }
       for (const type of final ? w.types.keys() : w.dirty) {
         const t = w.types.get(type)!;
-        results.push({ start: w.start, end: w.start + this.s.sizeMs, eventType: type, events: t.events, users: t.users.size, final });
+        const users = t.bit ? (perBit.get(t.bit) ?? 0) : t.more!.size;
+        results.push({ start: w.start, end: w.start + this.s.sizeMs, eventType: type, events: t.events, users, final });
       }
       w.dirty.clear();
     };
@@ -183,6 +209,7 @@ export class PartitionWindows {
     for (const w of firing.purged) {
       this.unwritten.delete(w);
       w.types.clear();
+      w.users.clear();
     }
   }
 

@@ -116,6 +116,16 @@ describe("EventTimeTrigger: a window [start, end) fires when the watermark reach
     expect(r.fired().at(-1)).toEqual({ start: 2000, end: 3000, eventType: "click", events: 1, users: 1, final: false });
   });
 
+  test("distinct users per type, past the 31 types a window counts by bit", () => {
+    const r = run({ sizeMs: 60_000, allowedLatenessMs: 0, outOfOrdernessMs: 0 });
+    for (let t = 0; t < 40; t++) for (let u = 0; u <= t % 5; u++) r.add(1000 + t, `type-${t}`, `user-${u}`);
+    r.add(1000, "type-0", "user-9"); // a second user for the first type
+    r.watermarkTo(59_999);
+    const got = new Map(r.fired().map((x) => [x.eventType, [x.events, x.users]]));
+    expect(got.size).toBe(40);
+    for (let t = 0; t < 40; t++) expect([t, got.get(`type-${t}`)]).toEqual([t, t === 0 ? [2, 2] : [(t % 5) + 1, (t % 5) + 1]]);
+  });
+
   test("window starts are epoch-aligned", () => {
     const op = new PartitionWindows({ sizeMs: 60_000, allowedLatenessMs: 0, outOfOrdernessMs: 0 });
     expect(op.startOf(1_733_000_012_345)).toBe(1_733_000_012_345 - (1_733_000_012_345 % 60_000));
