@@ -103,17 +103,14 @@ export async function consume(cfg: Config): Promise<number> {
     const dead: DeadLetter[] = [];
     const sources: KafkaMessage[] = []; // the record of each row, for latency and dead-lettering a refused row
     // Writer schemas this chunk names and the process has not seen: the partition waits while the registry is away.
-    // Windows see a partition's chunks in offset order (and, after a rebalance, once its state is restored).
-    const load = async () => {
-      if (registry) await registry.load(new Set(messages.map((m) => schemaId(m.value, cfg.format)).filter((id) => id !== undefined)), signal);
-    };
-    await (windowing ? windowing.inOrder(partition, load) : load());
-    const windows = windowing?.of(partition);
-    if (windowing && !windows) throw new Aborted(); // no longer ours
+    if (registry) await registry.load(new Set(messages.map((m) => schemaId(m.value, cfg.format)).filter((id) => id !== undefined)), signal);
+    // What the windows take of each record, in offset order: the event, or null (a dead letter). Windowed below,
+    // after the chunks before it and the restore, while the rows are written: the records themselves need not wait.
+    const windowed: (StoredEvent | null)[] | undefined = windowing && [];
     for (const message of messages) {
       try {
         const event = decodeEvent(message.value, cfg.format, now, registry);
-        if (windows && !windows.add(Number(message.offset), event.eventTime, event.eventType, event.userId)) metrics.windowLate.inc();
+        windowed?.push(event);
         if (funnel && Funnel.counts(event.eventType)) funnel.add(event.eventTime, event.eventType, sessionOf(event));
         const late = watermarks.isLate(event.eventTime);
         watermarks.observe(partition, event.eventTime, now);
@@ -133,15 +130,27 @@ export async function consume(cfg: Config): Promise<number> {
           throw e;
         }
         watermarks.observe(partition, undefined, now); // bad input is still activity: the partition is not idle
-        windows?.skip(Number(message.offset));
+        windowed?.push(null);
         dead.push({ message, topic, partition, reason: e.reason, detail: e.message });
       }
     }
     metrics.consumed.inc(messages.length);
 
-    const firing = windows?.take();
-    const [rejected] = await Promise.all([
-      sink.write(rows, signal), deadLetters.send(dead, signal), firing && windowStore!.write(partition, firing, signal),
+    const windows = windowed && windowing!.inOrder(partition, async () => {
+      // Queued behind the partition's earlier chunks: a rebalance meanwhile has started its windows over.
+      if (signal.aborted) throw new Aborted();
+      const w = windowing!.of(partition);
+      if (!w) throw new Aborted(); // no longer ours
+      windowed.forEach((e, i) => {
+        const offset = Number(messages[i]!.offset);
+        if (!e) w.skip(offset);
+        else if (!w.add(offset, e.eventTime, e.eventType, e.userId)) metrics.windowLate.inc();
+      });
+      return { w, firing: w.take() };
+    });
+    const [rejected, , fired] = await Promise.all([
+      sink.write(rows, signal), deadLetters.send(dead, signal),
+      windows?.then(async (f) => (await windowStore!.write(partition, f.firing, signal), f)),
     ]);
     if (rejected.length) {
       // Rows Cassandra refused outright (never outages: those are retried) are kept on the dead-letter topic.
@@ -150,10 +159,10 @@ export async function consume(cfg: Config): Promise<number> {
       })), signal);
     }
 
-    if (firing) {
-      windows!.done(firing);
-      windows!.recordPoint();
-      for (const r of firing.results) metrics.windowResults.inc({ closed: String(r.final) });
+    if (fired) {
+      fired.w.done(fired.firing);
+      fired.w.recordPoint();
+      for (const r of fired.firing.results) metrics.windowResults.inc({ closed: String(r.final) });
       windowing!.updateGauge();
     }
     const ackedAt = Date.now();

@@ -28,7 +28,11 @@ export class Windowing {
     this.partitions.clear();
     this.restored.clear();
     this.chains.clear();
-    const points = committed().catch((e: Error) => {
+    const t0 = Date.now();
+    const points = committed().then((all) => {
+      log.info({ partitions, ms: Date.now() - t0 }, "windows: commit points read");
+      return all;
+    }, (e: Error) => {
       // Without the points the windows cannot be rebuilt exactly: the chunks fail, and the consumer stops
       // (then starts again) rather than write results that a replay would not reproduce.
       throw new Error(`could not read the committed offsets' window state: ${e.message}`);
