@@ -24,6 +24,10 @@
  *
  *   bun run bench --consumers 1,2,3 [--events 300000] [--save]
  *
+ * Or only the cost of the event-time windows: the consumer's CPU per million events with WINDOWS=on against off
+ *
+ *   bun run bench --windows [--pairs 3] [--events 500000] [--save]
+ *
  * Or only the latency phase, at several rates, to find the rate up to which the p99 target holds:
  *
  *   bun run bench --sweep 12000,16000,20000,24000 [--rounds 2] [--latency-seconds 60] [--warmup-seconds 10] [--compaction-wait-seconds 90]
@@ -57,6 +61,16 @@ async function main(): Promise<void> {
   }
   if ((await stack(["up"])) !== 0) throw new Error("the local stack did not come up");
   build();
+  if (opt.windows) {
+    // Windows on against off, the consumer's CPU per million events: drains of one backlog, arms alternating
+    // within each pair after a warm-up drain (scripts/bench/ab.ts); --events defaults to 500,000 here.
+    const events = process.argv.some((a) => a.startsWith("--events")) ? String(N) : "500000";
+    const ab = Bun.spawnSync(["bun", "scripts/bench/ab.ts", "--arms", "windows_on=dist/events?WINDOWS=on,windows_off=dist/events?WINDOWS=off",
+      "--mode", "drain", "--pairs", String(opt.pairs), "--events", events, "--warmup", ...(opt.save ? ["--save"] : [])], { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
+    await control.shutdown();
+    if (ab.exitCode !== 0) throw new Error("the windows on/off drains failed");
+    return;
+  }
 
   const kafka = new Kafka({ brokers: ["127.0.0.1:9092"], logLevel: logLevel.ERROR });
   const admin = kafka.admin();

@@ -21,6 +21,8 @@ export const { values: opt } = parseArgs({
     save: { type: "boolean", default: false },
     rounds: { type: "string", default: "2" },
     consumers: { type: "string" },
+    windows: { type: "boolean", default: false },
+    pairs: { type: "string", default: "3" },
   },
 });
 /** --consumers runs only the scale-out phase (on the cluster), whose backlog defaults to 300,000 events. */

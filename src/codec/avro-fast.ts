@@ -40,12 +40,18 @@ export class AvroEvent implements StoredEvent {
     return this.metaEnd - this.metaStart + 8 * this.metaCount;
   }
 
-  /** One metadata value, read from the bytes without decoding the rest (the funnel's session_id). */
-  metadataValue(key: Buffer): string | undefined {
-    if (this.decoded) return this.decoded[key.toString()];
+  /**
+   * A 53-bit hash of one metadata value, read from the bytes without decoding the rest or making a string (the
+   * funnel's session_id, for every event of a funnel step); undefined if the key is absent.
+   */
+  metadataHash(key: Buffer): number | undefined {
+    if (this.decoded) {
+      const v = this.decoded[key.toString()];
+      return v === undefined ? undefined : hashBytes(Buffer.from(v), 0, Buffer.byteLength(v));
+    }
     const src = this.buf;
     const r = { at: this.metaStart | 0 };
-    let found: string | undefined;
+    let found: number | undefined;
     while (r.at < this.metaEnd) {
       let count = readLong(src, r);
       if (count === 0) break;
@@ -61,7 +67,7 @@ export class AvroEvent implements StoredEvent {
         s += kn;
         const vn = shortLength(src, s);
         s += lengthSize(src, s);
-        if (match) found = src.toString("utf8", s, s + vn); // the last one wins, as when decoded
+        if (match) found = hashBytes(src, s, s + vn);
         s += vn;
       }
       r.at = s;
@@ -200,3 +206,17 @@ function same(b: Buffer, x: number, y: number, n: number): boolean {
 
 /** Bytes as a string, one character per byte (for ASCII checked here). Node and Bun have it; their types do not. */
 const latin1 = (b: Buffer, from: number, to: number): string => (b as unknown as { latin1Slice(f: number, t: number): string }).latin1Slice(from, to);
+
+/**
+ * A 53-bit hash of bytes (two 32-bit FNV-1a variants, 32 + 21 bits): for counting distinct values where a
+ * collision (about n² / 2^54 for n values: 5e-7 for 100,000) costs nothing but a miscount by one.
+ */
+export function hashBytes(b: Buffer, from: number, to: number): number {
+  let h1 = 0x811c9dc5, h2 = 0x050c5d1f;
+  for (let i = from; i < to; i++) {
+    const c = b[i]!;
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x01000193) ^ (h2 >>> 13);
+  }
+  return (h1 >>> 0) * 0x200000 + ((h2 >>> 0) & 0x1fffff);
+}

@@ -5,7 +5,7 @@
  *
  * Pure and in memory: one consumer's partitions (a session is one user's, and a user is in one partition), in
  * one-minute buckets of event time, the last 60 kept. A session is `metadata.session_id` (the simulator's and
- * the tracker's field), else the user. Bounded: at most MAX_SESSIONS sessions per bucket (beyond, new sessions
+ * the tracker's field; from Avro, a 53-bit hash of it), else the user. Bounded: at most MAX_SESSIONS sessions per bucket (beyond, new sessions
  * of that minute are not counted: `truncated` says so).
  */
 export const STEPS = [["LOGIN", "SIGNUP"], ["VIEW_ITEM"], ["ADD_TO_CART"], ["PURCHASE"]] as const;
@@ -21,7 +21,7 @@ export interface FunnelReport {
 }
 
 export class Funnel {
-  private readonly buckets = new Map<number, Map<string, number>>();
+  private readonly buckets = new Map<number, Map<string | number, number>>();
   private newest = Number.NEGATIVE_INFINITY;
   private truncated = false;
 
@@ -32,7 +32,7 @@ export class Funnel {
     return STEP_OF.has(eventType);
   }
 
-  add(eventTime: number, eventType: string, session: string): void {
+  add(eventTime: number, eventType: string, session: string | number): void {
     const step = STEP_OF.get(eventType);
     if (step === undefined) return;
     const b = Math.floor(eventTime / BUCKET_MS);
@@ -52,7 +52,7 @@ export class Funnel {
   }
 
   report(): FunnelReport {
-    const bySession = new Map<string, number>();
+    const bySession = new Map<string | number, number>();
     for (const sessions of this.buckets.values()) for (const [s, m] of sessions) bySession.set(s, (bySession.get(s) ?? 0) | m);
     const reached = STEPS.map(() => 0);
     for (const m of bySession.values()) {
