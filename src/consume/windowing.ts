@@ -5,6 +5,7 @@
  * (limit). With WINDOWS=off, none of this exists and commits follow the written records alone.
  */
 import { log } from "../common/log.ts";
+import { Aborted, backoff } from "../common/retry.ts";
 import { metrics } from "../status/metrics.ts";
 import { decodePoint, encodePoint, PartitionWindows, type WindowSettings } from "../windows/operator.ts";
 import type { Offset } from "./commits.ts";
@@ -18,6 +19,9 @@ export class Windowing {
   /** Per partition: the previous chunk's prelude. */
   private readonly chains = new Map<number, Promise<unknown>>();
 
+  /** Counts assignments: a wait for an older one's commit points gives up. */
+  private generation = 0;
+
   constructor(private readonly s: WindowSettings) {}
 
   /**
@@ -28,15 +32,26 @@ export class Windowing {
     this.partitions.clear();
     this.restored.clear();
     this.chains.clear();
-    const t0 = Date.now();
-    const points = committed().then((all) => {
-      log.info({ partitions, ms: Date.now() - t0 }, "windows: commit points read");
-      return all;
-    }, (e: Error) => {
-      // Without the points the windows cannot be rebuilt exactly: the chunks fail, and the consumer stops
-      // (then starts again) rather than write results that a replay would not reproduce.
-      throw new Error(`could not read the committed offsets' window state: ${e.message}`);
-    });
+    const generation = ++this.generation;
+    const points = (async () => {
+      // Without the points the windows cannot be rebuilt exactly, so the partitions wait for them: Kafka away is
+      // an outage (retried with backoff; the stall check names the partitions after STALL_TIMEOUT). A newer
+      // assignment abandons the wait, and the chunks that waited are aborted, uncommitted.
+      const t0 = Date.now();
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const all = await committed();
+          log.info({ partitions, ms: Date.now() - t0 }, "windows: commit points read");
+          return all;
+        } catch (e) {
+          if (attempt === 0 || attempt % 20 === 0) {
+            log.warn({ err: (e as Error).message, attempt }, "cannot read the committed offsets' window state; retrying (the partitions wait)");
+          }
+          await Bun.sleep(backoff(attempt));
+          if (generation !== this.generation) throw new Aborted();
+        }
+      }
+    })();
     for (const p of partitions) {
       const w = new PartitionWindows(this.s);
       this.partitions.set(p, w);
