@@ -4,7 +4,7 @@
  * into one line on stderr and exit code 2.
  */
 import { parseArgs } from "node:util";
-import { bool, duration, fraction, hostPorts, instant, number, offsetRanges, oneOf, optionalText, parseSize, replication, size, statusAddr, text } from "./values.ts";
+import { bool, duration, windowLength, fraction, hostPorts, instant, number, offsetRanges, oneOf, optionalText, parseSize, replication, size, statusAddr, text } from "./values.ts";
 export { parseDuration, parseSize, type OffsetRange } from "./values.ts";
 
 export type Command = "consume" | "simulate" | "migrate" | "redrive";
@@ -87,7 +87,7 @@ export const SETTINGS = {
   bucket: s("BUCKET", "bucket", "day", oneOf("day", "hour"),
     "how a user's events are partitioned: day (user_events, the seed's table) or hour (user_events_by_hour)", CASSANDRA),
   windows: s("WINDOWS", "windows", "on", oneOf("on", "off"), "tumbling event-time windows: counts per window and type, in event_windows", CONSUME),
-  windowSize: s("WINDOW_SIZE", "window-size", "1m", duration, "the windows' length (epoch-aligned, UTC)", CONSUME),
+  windowSize: s("WINDOW_SIZE", "window-size", "1m", windowLength, "the windows' length (epoch-aligned, UTC)", CONSUME),
   windowLateness: s("WINDOW_ALLOWED_LATENESS", "window-allowed-lateness", "0", duration,
     "how long after the watermark passes a window's end a late event still updates it", CONSUME),
   lateEvents: s("LATE_EVENTS", "late-events", "store", oneOf("store", "dlq", "drop"), "what happens to late events (all are counted)", CONSUME),

@@ -14,6 +14,16 @@ export function parseDuration(raw: string): number {
 
 export const duration = { parse: parseDuration, allowed: "a duration like 500ms, 30s, 2m, 1h, 30d" };
 
+/** A window's length: at least a second (a 0 would make every event its own window, or none). */
+export const windowLength = {
+  allowed: "a duration of at least 1s, like 1m, 5m, 1h",
+  parse(raw: string): number {
+    const ms = parseDuration(raw);
+    if (ms < 1000) throw new Error("a duration of at least 1s, like 1m, 5m, 1h");
+    return ms;
+  },
+};
+
 export function oneOf<const T extends string>(...values: T[]) {
   return {
     allowed: values.join(" | "),

@@ -73,3 +73,8 @@ test("redrive's filters and its switch flag", () => {
   expect(() => loadConfig("redrive", ["--source-offsets", "0:20-10"], {})).toThrow(ConfigError);
   expect(() => loadConfig("redrive", ["--since", "yesterday"], {})).toThrow(ConfigError);
 });
+
+test("a window of less than a second is refused with what is allowed", () => {
+  expect(() => loadConfig("consume", ["--window-size", "0"], {})).toThrow(/--window-size.*at least 1s/);
+  expect(loadConfig("consume", [], { WINDOW_SIZE: "5m" }).windowSize).toBe(300_000);
+});
