@@ -26,3 +26,14 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/** How p ended within ms: "done", the error it failed with, or "timeout" (it is then left to run). */
+export async function within(p: Promise<unknown>, ms: number): Promise<"done" | "timeout" | Error> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), ms)));
+  try {
+    return await Promise.race([p.then(() => "done" as const, (e: unknown) => (e instanceof Error ? e : new Error(String(e)))), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

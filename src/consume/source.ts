@@ -8,6 +8,7 @@
  */
 import type { Admin, Consumer, ConsumerRunConfig, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import { classify, Stop } from "../common/failure.ts";
+import { within } from "../common/retry.ts";
 import { log } from "../common/log.ts";
 import { metrics } from "../status/metrics.ts";
 import { CommitCore, type Offset } from "./commits.ts";
@@ -32,17 +33,6 @@ const MAX_RESTART_DELAY_MS = 30_000;
  */
 const FINAL_COMMIT_MS = 5000;
 const LEAVE_GROUP_MS = 3000;
-
-/** How p ended within ms: "done", the error it failed with, or "timeout" (it is then left to run). */
-async function within(p: Promise<unknown>, ms: number): Promise<"done" | "timeout" | Error> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), ms)));
-  try {
-    return await Promise.race([p.then(() => "done" as const, (e: unknown) => (e instanceof Error ? e : new Error(String(e)))), timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 export interface Chunk {
   topic: string;
@@ -258,10 +248,7 @@ export class KafkaSource {
     }
   }
 
-  /**
-   * Caught up: joined, nothing in flight, and every assigned partition processed to its end (its lag known).
-   * Processed, not committed: open windows hold commits (their records are read again after a restart).
-   */
+  /** Caught up: joined, nothing in flight, every assigned partition processed (not committed: windows hold commits) to its end. */
   caughtUp(): boolean {
     return this.joined && this.inFlight === 0 && this.assigned.every((p) => {
       const hw = this.highWatermarks.get(p);

@@ -250,15 +250,16 @@ export async function consumeAll(how: "source" | "binary", env: Record<string, s
 }
 
 /** A fresh topic, dead-letter topic, group and migrated keyspace: the env for one isolated pipeline. */
-export async function isolatedPipeline(prefix: string): Promise<{ env: Record<string, string>; topic: string; dlq: string; keyspace: string; drop(): Promise<void> }> {
+export async function isolatedPipeline(prefix: string, settings: Record<string, string> = {}): Promise<{ env: Record<string, string>; topic: string; dlq: string; keyspace: string; drop(): Promise<void> }> {
   const topic = await freshTopic(prefix, 3);
   const dlq = await freshTopic(`${prefix}-dlq`, 1);
   const keyspace = freshKeyspace(prefix.replaceAll("-", "_"));
-  const m = runEvents("source", ["migrate", "--keyspace", keyspace]);
+  // `settings` (BUCKET=hour, say) apply to the migrate and to every process started with the env.
+  const m = runEvents("source", ["migrate", "--keyspace", keyspace], settings);
   if (m.status !== 0) throw new Error(`migrate failed: ${m.stderr}`);
   return {
     topic, dlq, keyspace,
-    env: { KAFKA_TOPIC: topic, KAFKA_DLQ_TOPIC: dlq, KAFKA_GROUP_ID: `${topic}-g`, CASSANDRA_KEYSPACE: keyspace, LOG_LEVEL: "info" },
+    env: { KAFKA_TOPIC: topic, KAFKA_DLQ_TOPIC: dlq, KAFKA_GROUP_ID: `${topic}-g`, CASSANDRA_KEYSPACE: keyspace, LOG_LEVEL: "info", ...settings },
     // Its keyspace and both topics: the local stack outlives the test run, and would gather them run after run.
     async drop() {
       const c = cassandraClient();

@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { encode } from "../../src/codec/encode.ts";
-import { consumeAll, makeEvents, produce, type Running, start, until } from "../helpers/events.ts";
-import { cassandraClient, freshKeyspace, freshTopic, HOOK_TIMEOUT, kafka, requireStack, runEvents } from "../helpers/stack.ts";
+import { consumeAll, isolatedPipeline, makeEvents, produce, type Running, start, until } from "../helpers/events.ts";
+import { cassandraClient, HOOK_TIMEOUT, requireStack } from "../helpers/stack.ts";
 
 beforeAll(requireStack, HOOK_TIMEOUT);
 const cleanups: (() => Promise<void>)[] = [];
@@ -17,20 +17,9 @@ afterAll(async () => {
 }, HOOK_TIMEOUT);
 
 test("BUCKET=hour: the same stream stored hour-bucketed, each event under its UTC hour, read back through the API", async () => {
-  const topic = await freshTopic("it-hour", 3);
-  const dlq = await freshTopic("it-hour-dlq", 1);
-  const keyspace = freshKeyspace("it_hour");
-  cleanups.push(async () => {
-    const c = cassandraClient();
-    await c.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => {});
-    await c.shutdown();
-    const admin = kafka().admin();
-    await admin.connect().then(() => admin.deleteTopics({ topics: [topic, dlq] })).catch(() => {});
-    await admin.disconnect();
-  });
-  const env = { KAFKA_TOPIC: topic, KAFKA_DLQ_TOPIC: dlq, KAFKA_GROUP_ID: `${topic}-g`, CASSANDRA_KEYSPACE: keyspace, BUCKET: "hour", LOG_LEVEL: "info" };
-  const m = runEvents("binary", ["migrate"], env);
-  expect([m.status, m.stderr]).toEqual([0, ""]);
+  const p = await isolatedPipeline("it-hour", { BUCKET: "hour" });
+  cleanups.push(p.drop);
+  const { keyspace, topic, env } = p;
 
   // 20,000 events of 50 users over the last 5 hours: each user has events in several hours of the day.
   const N = 20_000;

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { batchLimits } from "../../src/cassandra/sink.ts";
+import { batchLimits } from "../../src/cassandra/batch-limits.ts";
 
 const settings = (size: [string, string], partitions: string) => [
   { name: size[0], value: size[1] },
