@@ -28,6 +28,11 @@
  *
  *   bun run bench --windows [--pairs 3] [--events 500000] [--save]
  *
+ * Or only the collector (`events collect`): events/s accepted over HTTP, latency at half that, CPU and memory
+ * (scripts/bench/collect.ts)
+ *
+ *   bun run bench --collect [--clients 32] [--collect-seconds 20] [--save]
+ *
  * Or only the latency phase, at several rates, to find the rate up to which the p99 target holds:
  *
  *   bun run bench --sweep 12000,16000,20000,24000 [--rounds 2] [--latency-seconds 60] [--warmup-seconds 10] [--compaction-wait-seconds 90]
@@ -44,6 +49,7 @@ import { control, cql, drop, events, machine, quiet, summaryOf, versions, writeR
 import { COMPACTION_WAIT, DEPLOYED_ENV, HEAP_HINT, LATENCY_SECONDS, N, opt, ORIGIN, ROOT, run, say, SEED, SWEEP, USERS, WARMUP } from "./bench/settings.ts";
 import { throughputPhases } from "./bench/throughput.ts";
 import { consumersBench } from "./bench/consumers.ts";
+import { collectBench } from "./bench/collect.ts";
 
 async function main(): Promise<void> {
   const build = () => {
@@ -61,6 +67,11 @@ async function main(): Promise<void> {
   }
   if ((await stack(["up"])) !== 0) throw new Error("the local stack did not come up");
   build();
+  if (opt.collect) {
+    await collectBench();
+    await control.shutdown();
+    return;
+  }
   if (opt.windows) {
     // Windows on against off, the consumer's CPU per million events: drains of one backlog, arms alternating
     // within each pair after a warm-up drain (scripts/bench/ab.ts); --events defaults to 500,000 here.

@@ -23,6 +23,9 @@ export const { values: opt } = parseArgs({
     consumers: { type: "string" },
     windows: { type: "boolean", default: false },
     pairs: { type: "string", default: "3" },
+    collect: { type: "boolean", default: false },
+    clients: { type: "string", default: "32" },
+    "collect-seconds": { type: "string", default: "20" },
   },
 });
 /** --consumers runs only the scale-out phase (on the cluster), whose backlog defaults to 300,000 events. */

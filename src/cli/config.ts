@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { bool, duration, windowLength, fraction, hostPorts, instant, number, offsetRanges, oneOf, optionalText, parseSize, replication, size, statusAddr, text } from "./values.ts";
 export { parseDuration, parseSize, type OffsetRange } from "./values.ts";
 
-export type Command = "consume" | "simulate" | "migrate" | "redrive";
+export type Command = "consume" | "simulate" | "migrate" | "redrive" | "collect";
 
 export class ConfigError extends Error {}
 
@@ -22,18 +22,23 @@ interface Setting<T> {
   secret?: boolean;
   /** A flag that takes no value (`--dry-run`): present means "true". */
   switch?: boolean;
+  /** A command whose default differs from `default` (collect compresses what it produces by default). */
+  defaultFor?: Partial<Record<Command, string>>;
   parse(raw: string): T;
 }
 
 // ---- the table -----------------------------------------------------------------------------------
 
-const ALL: readonly Command[] = ["consume", "simulate", "migrate", "redrive"];
-const KAFKA: readonly Command[] = ["consume", "simulate", "redrive"];
+const ALL: readonly Command[] = ["consume", "simulate", "migrate", "redrive", "collect"];
+const KAFKA: readonly Command[] = ["consume", "simulate", "redrive", "collect"];
 const CASSANDRA: readonly Command[] = ["consume", "migrate"];
 const CONSUME: readonly Command[] = ["consume"];
 const SIMULATE: readonly Command[] = ["simulate"];
 const REDRIVE: readonly Command[] = ["redrive"];
-const RUNNING: readonly Command[] = ["consume", "simulate"];
+const RUNNING: readonly Command[] = ["consume", "simulate", "collect"];
+const COLLECT: readonly Command[] = ["collect"];
+/** Where events are produced and the registry may be asked for our schema's id. */
+const PRODUCING: readonly Command[] = ["consume", "simulate", "collect"];
 
 function s<T>(env: string, flag: string, def: string, p: { parse(raw: string): T; allowed: string }, help: string,
   use: readonly Command[], secret = false): Setting<T> {
@@ -52,10 +57,11 @@ export const SETTINGS = {
   }, "SASL mechanism", KAFKA),
   saslUsername: s("KAFKA_SASL_USERNAME", "kafka-sasl-username", "", optionalText, "SASL user", KAFKA),
   saslPassword: s("KAFKA_SASL_PASSWORD", "kafka-sasl-password", "", optionalText, "SASL password", KAFKA, true),
-  compression: s("KAFKA_COMPRESSION", "compression", "none", oneOf("none", "gzip", "snappy", "lz4", "zstd"),
-    "codec for what this process produces (simulate's events, consume's dead letters, redrive's re-sends); every codec is always readable", KAFKA),
+  compression: { ...s("KAFKA_COMPRESSION", "compression", "none", oneOf("none", "gzip", "snappy", "lz4", "zstd"),
+    "codec for what this process produces (simulate's and collect's events, consume's dead letters, redrive's re-sends); every codec is always readable", KAFKA),
+  defaultFor: { collect: "lz4" } },
   format: s("EVENT_FORMAT", "format", "auto", oneOf("auto", "avro", "confluent", "json"),
-    "consume: how values are decoded (auto tells the three apart); simulate: what it writes (auto = avro)", KAFKA),
+    "consume: how values are decoded (auto tells the three apart); simulate, collect: what they write (auto = avro)", KAFKA),
   registryUrl: s("SCHEMA_REGISTRY_URL", "schema-registry-url", "", {
     allowed: "an http(s) URL of a Confluent-compatible API, e.g. http://127.0.0.1:8081/apis/ccompat/v7 (empty: off)",
     parse(raw: string) {
@@ -63,9 +69,9 @@ export const SETTINGS = {
       if (v && !/^https?:\/\/[^/\s@]+(\/\S*)?$/.test(v)) throw new Error(this.allowed);
       return v;
     },
-  }, "consume: read Confluent-framed records with the writer schema their id names; simulate --format confluent: register ours", ["consume", "simulate"]),
-  registryUsername: s("SCHEMA_REGISTRY_USERNAME", "schema-registry-username", "", optionalText, "registry user (HTTP basic)", ["consume", "simulate"]),
-  registryPassword: s("SCHEMA_REGISTRY_PASSWORD", "schema-registry-password", "", optionalText, "registry password", ["consume", "simulate"], true),
+  }, "consume: read Confluent-framed records with the writer schema their id names; simulate, collect --format confluent: register ours", PRODUCING),
+  registryUsername: s("SCHEMA_REGISTRY_USERNAME", "schema-registry-username", "", optionalText, "registry user (HTTP basic)", PRODUCING),
+  registryPassword: s("SCHEMA_REGISTRY_PASSWORD", "schema-registry-password", "", optionalText, "registry password", PRODUCING, true),
   contactPoints: s("CASSANDRA_CONTACT_POINTS", "contact-points", "127.0.0.1:9042", hostPorts, "comma-separated Cassandra nodes", CASSANDRA),
   localDc: s("CASSANDRA_LOCAL_DC", "local-dc", "datacenter1", text(), "the driver's local data centre", CASSANDRA),
   keyspace: s("CASSANDRA_KEYSPACE", "keyspace", "event_streaming", {
@@ -83,7 +89,7 @@ export const SETTINGS = {
   outOfOrderness: s("WATERMARK_OUT_OF_ORDERNESS", "out-of-orderness", "2m", duration, "bounded out-of-orderness of the watermark", CONSUME),
   idleTimeout: s("WATERMARK_IDLE_TIMEOUT", "idle-timeout", "30s", duration, "a partition silent this long stops holding the watermark back", CONSUME),
   maxFuture: s("EVENT_TIME_MAX_FUTURE", "max-future", "24h", duration,
-    "an event_time further ahead of the clock than this is invalid_event_time (clocks drift; further is a bug upstream)", CONSUME),
+    "an event_time further ahead of the clock than this is invalid_event_time (clocks drift; further is a bug upstream)", ["consume", "collect"]),
   bucket: s("BUCKET", "bucket", "day", oneOf("day", "hour"),
     "how a user's events are partitioned: day (user_events, the seed's table) or hour (user_events_by_hour)", CASSANDRA),
   windows: s("WINDOWS", "windows", "on", oneOf("on", "off"), "tumbling event-time windows: counts per window and type, in event_windows", CONSUME),
@@ -146,6 +152,31 @@ export const SETTINGS = {
   lateFraction: s("SIMULATE_LATE_FRACTION", "late-fraction", "0", fraction, "fraction of events sent deliberately late", SIMULATE),
   lateBy: s("SIMULATE_LATE_BY", "late-by", "3m", duration, "how far behind the clock late events are", SIMULATE),
   invalidFraction: s("SIMULATE_INVALID_FRACTION", "invalid-fraction", "0", fraction, "fraction of malformed records", SIMULATE),
+  // collect (src/collect/collect.ts)
+  collectAddr: s("COLLECT_ADDR", "collect-addr", "127.0.0.1:8080", {
+    allowed: "host:port (0.0.0.0:8080 for every interface)",
+    parse(raw: string) {
+      const a = statusAddr.parse(raw);
+      if (!a) throw new Error(this.allowed);
+      return a;
+    },
+  }, "where the collector takes events over HTTP (POST /v1/events, /v1/tracker.js)", COLLECT),
+  allowedOrigins: s("COLLECT_ALLOWED_ORIGINS", "allowed-origins", "", {
+    allowed: "comma-separated origins like https://shop.example, or * (empty: same origin only)",
+    parse(raw: string): string[] {
+      const list = raw.split(",").map((o) => o.trim().replace(/\/$/, "")).filter(Boolean);
+      for (const o of list) if (o !== "*" && !/^https?:\/\/[^/\s]+$/.test(o)) throw new Error(this.allowed);
+      return list;
+    },
+  }, "origins whose pages may send events (CORS); a request from any other Origin is refused with 403", COLLECT),
+  writeKey: s("COLLECT_WRITE_KEY", "write-key", "", optionalText,
+    "a key every request must carry (header X-Write-Key, or ?key= for beacons); empty: none", COLLECT, true),
+  recordIp: s("COLLECT_RECORD_IP", "record-ip", "false", bool, "store the client's IP address in metadata.client_ip", COLLECT),
+  trustProxy: s("COLLECT_TRUST_PROXY", "trust-proxy", "false", bool,
+    "behind a load balancer: the client's address is the first of X-Forwarded-For", COLLECT),
+  ackTimeout: s("COLLECT_ACK_TIMEOUT", "ack-timeout", "5s", duration,
+    "a request whose events Kafka has not acknowledged within this is answered 503 with Retry-After", COLLECT),
+  demoShop: s("COLLECT_DEMO_SHOP", "demo-shop", "false", bool, "serve the demo's shop page at /demo/shop (bun run demo turns it on)", COLLECT),
   // redrive (src/redrive/redrive.ts)
   reasons: s("REDRIVE_REASON", "reason", "", {
     allowed: "comma-separated dlq.reason values, e.g. invalid_event_time,late (empty: every reason)",
@@ -181,14 +212,15 @@ export function loadConfig(command: Command, argv: string[], env: Record<string,
   const out: Record<string, unknown> = {};
   for (const [name, st] of Object.entries(SETTINGS) as [SettingName, Setting<unknown>][]) {
     const fromFlag = values[st.flag] === true ? "true" : values[st.flag];
-    const raw = typeof fromFlag === "string" ? fromFlag : (env[st.env] ?? st.default);
+    const def = st.defaultFor?.[command] ?? st.default;
+    const raw = typeof fromFlag === "string" ? fromFlag : (env[st.env] ?? def);
     const source = typeof fromFlag === "string" ? `--${st.flag}` : env[st.env] !== undefined ? st.env : `default of ${st.env}`;
     try {
       out[name] = st.parse(raw);
     } catch {
       // Settings of other commands are parsed from their defaults only when unset; a bad env value
       // for another command is not this command's business.
-      if (!st.for.includes(command)) { out[name] = st.parse(st.default); continue; }
+      if (!st.for.includes(command)) { out[name] = st.parse(def); continue; }
       const shown = st.secret ? "***" : JSON.stringify(raw);
       throw new ConfigError(`invalid ${source === st.env ? st.env : `${source} (${st.env})`}: ${shown}; allowed: ${st.allowed}`);
     }
@@ -211,7 +243,7 @@ export function redacted(config: Config, command: Command): Record<string, unkno
 export function settingsHelp(command: Command): string {
   const rows = Object.values(SETTINGS as Record<string, Setting<unknown>>).filter((st) => st.for.includes(command));
   return rows
-    .map((st) => `  --${st.flag}${st.switch ? "" : " <v>"}`.padEnd(30) + `${st.env}`.padEnd(28) + `default: ${st.default === "" ? "(unset)" : st.default}\n` +
+    .map((st) => `  --${st.flag}${st.switch ? "" : " <v>"}`.padEnd(30) + `${st.env}`.padEnd(28) + `default: ${(st.defaultFor?.[command] ?? st.default) || "(unset)"}\n` +
       " ".repeat(30) + `${st.help}; ${st.allowed}`)
     .join("\n");
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bun
 /**
- * `events`: one binary, four commands.
+ * `events`: one binary, five commands.
  *   consume   Kafka → decode → validate/transform → bucket_date → Cassandra (src/consume/pipeline.ts)
  *   simulate  realistic website activity into Kafka (src/simulate/simulate.ts)
  *   migrate   apply cql/schema.cql (src/cassandra/migrate.ts)
  *   redrive   dead letters back to the source topic (src/redrive/redrive.ts)
+ *   collect   events from websites over HTTP into Kafka (src/collect/collect.ts)
  * Settings come from env vars and flags (src/cli/config.ts); a bad one exits 2 with one line.
  */
 import "./signals.ts";
@@ -19,6 +20,7 @@ const COMMANDS: Record<Command, string> = {
   simulate: "produce realistic user events to Kafka, with the status server",
   migrate: "apply cql/schema.cql (keyspace and tables); idempotent",
   redrive: "re-send dead letters (filtered by reason, time, source offsets) to the source topic, each once",
+  collect: "take events from websites over HTTP (POST /v1/events, the tracker /v1/tracker.js) into Kafka",
 };
 
 function usage(): string {
@@ -63,6 +65,10 @@ async function run(cmd: Command, argv: string[]): Promise<number> {
     case "simulate": {
       const { simulate } = await import("../simulate/simulate.ts");
       return simulate(cfg);
+    }
+    case "collect": {
+      const { collect } = await import("../collect/collect.ts");
+      return collect(cfg);
     }
     case "redrive": {
       release(); // a signal stops it at once: what was sent is marked, a second run goes on from there

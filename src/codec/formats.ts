@@ -145,9 +145,16 @@ function fromJson(buf: Buffer): RawEvent {
   } catch (e) {
     throw new BadRecord("undecodable", `not JSON: ${(e as Error).message}`);
   }
+  return rawFields(v);
+}
+
+/**
+ * A parsed JSON value → the schema's fields (JSON records in Kafka, and events posted to `events collect`). The
+ * seed's producer writes snake_case; camelCase (a Jackson default) is accepted too.
+ */
+export function rawFields(v: unknown): RawEvent {
   if (typeof v !== "object" || v === null || Array.isArray(v)) throw new BadRecord("wrong_type", "JSON value is not an object");
   const o = v as Record<string, unknown>;
-  // The seed's producer writes snake_case; camelCase (a Jackson default) is accepted too.
   return {
     user_id: o.user_id ?? o.userId,
     event_type: o.event_type ?? o.eventType,

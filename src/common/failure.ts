@@ -20,7 +20,7 @@ import {
 } from "kafkajs";
 
 export type Action = "wait" | "reject" | "stop";
-export type Origin = "record" | "cassandra" | "dead-letter producer" | "kafka consumer" | "schema registry";
+export type Origin = "record" | "cassandra" | "dead-letter producer" | "kafka consumer" | "schema registry" | "collector producer";
 
 /** A wrong deployment: its message is the one line the process exits with. */
 export class Stop extends Error {
@@ -175,6 +175,28 @@ export const POLICY: Rule[] = [
     from: "kafka consumer", error: "broker or coordinator away, rebalance, request timed out, commit failed", action: "wait",
     then: "the consumer is started again with backoff (1 s doubling to 30 s), commits are retried; /readyz is 503 meanwhile",
     matches: () => true, example: () => new KafkaJSRequestTimeoutError("Request Fetch(key: 1, version: 11) timed out"),
+  },
+  // The collector's producer (events collect): a request is answered 202 only once Kafka acknowledged its events
+  {
+    from: "collector producer", error: "TOPIC_AUTHORIZATION_FAILED, CLUSTER_AUTHORIZATION_FAILED", action: "stop",
+    then: "grant the collector's principal WRITE on KAFKA_TOPIC (and IDEMPOTENT_WRITE on the cluster, before Kafka 3.0)",
+    matches: kafkaTypes("TOPIC_AUTHORIZATION_FAILED", "CLUSTER_AUTHORIZATION_FAILED"),
+    example: () => kafkaError("CLUSTER_AUTHORIZATION_FAILED", 31, "Cluster authorization failed"),
+  },
+  {
+    from: "collector producer", error: "MESSAGE_TOO_LARGE, INVALID_RECORD, POLICY_VIOLATION, UNSUPPORTED_*", action: "stop",
+    then: "the topic refuses the collector's batches (max.message.bytes under 1 MiB, or compaction without keys): fix the topic",
+    matches: (e) => /^(MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE|INVALID_RECORD|POLICY_VIOLATION|UNSUPPORTED_)/.test(kafkaType(e) ?? "") || e instanceof KafkaJSNotImplemented,
+    example: () => kafkaError("MESSAGE_TOO_LARGE", 10, "The request included a message larger than the max message size the server will accept"),
+  },
+  {
+    from: "collector producer", error: "SASL authentication failed", action: "stop",
+    then: "check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD", matches: saslFailed, example: saslExample,
+  },
+  {
+    from: "collector producer", error: "broker away, NOT_ENOUGH_REPLICAS, leader moving, no acknowledgement in COLLECT_ACK_TIMEOUT", action: "wait",
+    then: "the request is answered 503 with Retry-After (the client sends it again); /readyz is 503 while a send waits",
+    matches: () => true, example: () => new KafkaJSConnectionError("Connection error: connect ECONNREFUSED 127.0.0.1:9092"),
   },
   // The schema registry (SCHEMA_REGISTRY_URL: writer schemas of Confluent-framed records)
   {

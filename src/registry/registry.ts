@@ -147,3 +147,18 @@ function aborted(signal: AbortSignal): Promise<never> {
     signal.addEventListener("abort", () => reject(new Aborted()), { once: true });
   });
 }
+
+/**
+ * Our schema's id under <topic>-value (the Confluent default subject), registered if it is not yet: what a
+ * producer of Confluent-framed events (simulate, collect) writes after the magic byte.
+ */
+export async function registerSchema(cfg: { topic: string; registryUrl: string; registryUsername: string; registryPassword: string }): Promise<number> {
+  const subject = `${cfg.topic}-value`;
+  try {
+    const id = await new SchemaRegistry({ url: cfg.registryUrl, username: cfg.registryUsername, password: cfg.registryPassword }).register(subject);
+    log.info({ subject, id }, "schema registered");
+    return id;
+  } catch (e) {
+    throw new Error(`cannot register the schema under ${subject} at SCHEMA_REGISTRY_URL ${cfg.registryUrl}: ${(e as Error).message}`);
+  }
+}

@@ -9,7 +9,7 @@
  * --late-by behind it for --late-fraction of the events. With --seed and --start fixed, two runs send
  * byte-identical values (a seeded run starts at 2026-01-01T00:00:00Z unless --start says otherwise).
  */
-import { type Message, Partitioners } from "kafkajs";
+import type { Message } from "kafkajs";
 import { type Activity, malformed, seededRandom, Website } from "./activity.ts";
 import type { Config } from "../cli/config.ts";
 import { redacted } from "../cli/config.ts";
@@ -20,18 +20,8 @@ import { log } from "../common/log.ts";
 import { metrics, value } from "../status/metrics.ts";
 import { stopRequested } from "../cli/signals.ts";
 import { startStatus } from "../status/server.ts";
-import { SchemaRegistry } from "../registry/registry.ts";
-
-async function registerSchema(cfg: Config): Promise<number> {
-  const subject = `${cfg.topic}-value`;
-  try {
-    const id = await new SchemaRegistry({ url: cfg.registryUrl, username: cfg.registryUsername, password: cfg.registryPassword }).register(subject);
-    log.info({ subject, id }, "schema registered");
-    return id;
-  } catch (e) {
-    throw new Error(`cannot register the schema under ${subject} at SCHEMA_REGISTRY_URL ${cfg.registryUrl}: ${(e as Error).message}`);
-  }
-}
+import { registerSchema } from "../registry/registry.ts";
+import { cachedPartitioner } from "../kafka/partitioner.ts";
 
 /** At --rate 0 (as fast as possible) the schedule assumes this many events per second of event time. */
 const NOMINAL_RATE = 1000;
@@ -214,27 +204,4 @@ function printProgress(produced: number, started: number, count: number): void {
   const eta = count > 0 && rate > 0 ? `, ETA ${Math.max(0, (count - produced) / rate).toFixed(0)}s` : "";
   const of = count > 0 ? `/${count}` : "";
   process.stderr.write(`\r${produced}${of} events, ${Math.round(rate)}/s, ${secs.toFixed(1)}s elapsed${eta}   `);
-}
-
-/**
- * Kafka's default partitioner (murmur2 of the key, as the Java client), remembered per key: users are
- * few and send many events, and KafkaJS's murmur2 on 64-bit Long objects was a tenth of the simulator's CPU.
- */
-function cachedPartitioner(): ReturnType<typeof Partitioners.DefaultPartitioner> {
-  const partitioner = Partitioners.DefaultPartitioner();
-  const known = new Map<string, number>(); // key → partition, for one topic and partition count
-  let topic = "";
-  let partitions = 0;
-  return (args) => {
-    const key = args.message.key;
-    if (typeof key !== "string") return partitioner(args);
-    if (args.topic !== topic || args.partitionMetadata.length !== partitions || known.size >= 100_000) {
-      known.clear();
-      topic = args.topic;
-      partitions = args.partitionMetadata.length;
-    }
-    let partition = known.get(key);
-    if (partition === undefined) known.set(key, (partition = partitioner(args)));
-    return partition;
-  };
 }

@@ -40,6 +40,14 @@ export const metrics = {
   produced: counter("events_produced_total", "events acknowledged by Kafka (simulate)"),
   producedInvalid: counter("events_produced_invalid_total", "deliberately malformed records produced (simulate)"),
   produceRate: gauge("events_produce_rate", "events per second over the last second (simulate)"),
+  collectRequests: counter("events_collect_requests_total", "requests to POST /v1/events, by HTTP status (collect)", ["status"]),
+  collectAccepted: counter("events_collect_accepted_total", "events accepted and acknowledged by Kafka (collect)"),
+  collectRejected: counter("events_collect_rejected_total", "events rejected, by reason (collect)", ["reason"]),
+  collectPending: gauge("events_collect_pending_bytes", "bytes of accepted events waiting for Kafka's acknowledgement (collect)"),
+  collectProduceSeconds: new client.Histogram({
+    name: "events_collect_produce_seconds", help: "a request's wait for Kafka's acknowledgement of its events (collect)",
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry],
+  }),
 };
 
 registry.registerMetric(metrics.endToEnd.histogram("events_end_to_end_latency_seconds", "Kafka record timestamp to Cassandra write acknowledged",

@@ -18,7 +18,7 @@ import { registry } from "./metrics.ts";
 const dashboard = dashboardHtml as unknown as string;
 
 export interface StatusSource {
-  mode: "consume" | "simulate";
+  mode: "consume" | "simulate" | "collect";
   /** Figures sampled once a second into the history the dashboard charts (rates, latency, lag). */
   sample(): Promise<Record<string, number | null>>;
   /** Names of what is not ready; empty when ready. */
