@@ -9,12 +9,14 @@
  *                that a slow answer cannot hide the requests it would have delayed): p50, p99, max request latency
  *   3. check     the topic holds at least as many records as were acknowledged (nothing acknowledged is lost)
  *
- *   bun run bench --collect [--clients 32] [--collect-seconds 20] [--save]
+ *   bun run bench --collect [--clients 32] [--collect-seconds 20] [--no-heap-hint] [--save]
+ *
+ * The collector runs with the environment deploy/events-collect.service gives it (--no-heap-hint: without).
  */
 import { readFileSync } from "node:fs";
 import { Kafka, logLevel } from "kafkajs";
 import { CLOCK_TICKS, machine, peakRssMB, stackCpu, versions, writeReport } from "./measure.ts";
-import { BIN, opt, ROOT, say } from "./settings.ts";
+import { BIN, opt, ROOT, say, unitEnv } from "./settings.ts";
 
 const BATCH = 20;
 const ADDR = "127.0.0.1:9480";
@@ -54,7 +56,8 @@ export async function collectBench(): Promise<void> {
   const topic = `bench-collect-${Date.now().toString(36)}`;
   await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
   const proc = Bun.spawn([BIN, "collect", "--topic", topic, "--collect-addr", ADDR, "--status-addr", "off", "--log-level", "warn"], {
-    cwd: ROOT, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, stdout: "inherit", stderr: "inherit",
+    // As deploy/events-collect.service runs it (the heap hint): measured as deployed.
+    cwd: ROOT, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...(opt["no-heap-hint"] ? {} : unitEnv("events-collect.service")) }, stdout: "inherit", stderr: "inherit",
   });
   try {
     const deadline = Date.now() + 30_000;
@@ -118,7 +121,7 @@ export async function collectBench(): Promise<void> {
     const file = writeReport(`collect-${new Date().toISOString()}`, {
       at: new Date().toISOString(), machine: machine(), ...(await versions()), clients, batch: BATCH, seconds,
       capacity: { eventsPerSec: capacity, collectorCpuSecPerM: Number(collectorCpu.toFixed(2)), kafkaCpuSecPerM: Number(kafkaCpu.toFixed(2)), statuses },
-      latency, collectorPeakRssMB: peakRss, acknowledged: accepted, inTopic, exitCode: code,
+      latency, collectorPeakRssMB: peakRss, environment: opt["no-heap-hint"] ? {} : unitEnv("events-collect.service"), acknowledged: accepted, inTopic, exitCode: code,
       goal: { eventsPerSec: 20_000, met: capacity >= 20_000 },
     });
     console.log([

@@ -26,6 +26,7 @@ export const { values: opt } = parseArgs({
     collect: { type: "boolean", default: false },
     clients: { type: "string", default: "32" },
     "collect-seconds": { type: "string", default: "20" },
+    "no-heap-hint": { type: "boolean", default: false },
   },
 });
 /** --consumers runs only the scale-out phase (on the cluster), whose backlog defaults to 300,000 events. */
@@ -40,9 +41,10 @@ if (SWEEP?.some((r) => !Number.isInteger(r) || r <= 0) || !(Number(opt.rounds) >
 export const SEED = 20261122;
 /** The environment deploy/events-consume.service gives the binary (the heap-sizing hint, Bun's counterpart of
  *  Node's --max-old-space-size, and the allocator's purge delay): the pipeline is measured as deployed. */
-export const DEPLOYED_ENV = Object.fromEntries(
-  [...readFileSync(join(ROOT, "deploy/events-consume.service"), "utf8").matchAll(/^Environment=((?:BUN|MIMALLOC)_\w+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!]),
+export const unitEnv = (unit: string): Record<string, string> => Object.fromEntries(
+  [...readFileSync(join(ROOT, "deploy", unit), "utf8").matchAll(/^Environment=((?:BUN|MIMALLOC)_\w+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!]),
 );
+export const DEPLOYED_ENV = unitEnv("events-consume.service");
 export const HEAP_HINT = Object.entries(DEPLOYED_ENV).map(([k, v]) => `${k}=${v}`).join(" ") || "(none)";
 export const ORIGIN = Date.parse("2026-11-22T00:00:00Z");
 export const run = Date.now().toString(36);

@@ -1,7 +1,8 @@
 /**
  * A person's view: headless Chromium (Debian's package, driven by playwright-core) opens the dashboard of a
  * running `bun run demo`, sees the charts move with non-zero throughput and the behaviour panels fill (events
- * per minute by type from the windows, the funnel, one user's events looked up), and saves a screenshot under .out/.
+ * per minute by type from the windows, the funnel, one user's events looked up), a visitor of the demo's shop finds
+ * their own clicks there, and it saves a screenshot under .out/.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync } from "node:fs";
@@ -80,6 +81,27 @@ test("the dashboard of a running demo shows moving charts with non-zero throughp
   }, 30_000, 1000);
   for (const t of await demoWindowTypes()) expect(await types()).toContain(t);
   expect(await page.textContent("#pm-note")).toMatch(/windows of 60 s/);
+  // A person in the demo's shop (served by its `events collect`): their own clicks, looked up on the dashboard.
+  const shop = await browser.newPage();
+  shop.on("pageerror", (e) => errors.push(e.message));
+  await shop.goto("http://127.0.0.1:8080/demo/shop");
+  await shop.waitForFunction(() => (window as unknown as { events?: unknown }).events !== undefined);
+  const me = await shop.evaluate(() => (window as unknown as { events: { userId: string } }).events.userId);
+  await shop.click("#login");
+  await shop.click(".view");
+  await shop.waitForFunction(() => (window as unknown as { events?: unknown }).events !== undefined);
+  await shop.click(".add");
+  await shop.click("#buy");
+  await shop.waitForURL(/done=1/);
+  await shop.close(); // the pagehide beacon carries what is still queued
+  await page.fill("#user-id", me);
+  const mine = ["LOGIN", "VIEW_ITEM", "ADD_TO_CART", "PURCHASE", "FORM_SUBMIT"];
+  await until("the shop visitor's own events on the dashboard", async () => {
+    await page.click("#user-form button");
+    await Bun.sleep(500);
+    const types = await page.$$eval("#user-events tr td:nth-child(2)", (tds) => tds.map((td) => td.textContent ?? ""));
+    return mine.every((t) => types.includes(t));
+  }, 60_000, 1000);
   const out = join(ROOT, ".out");
   mkdirSync(out, { recursive: true });
   await page.screenshot({ path: join(out, "dashboard.png"), fullPage: true });

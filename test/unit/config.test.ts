@@ -55,7 +55,7 @@ test("replication short forms become CQL maps", () => {
 
 test("every setting is documented with its flag and default (README or docs/)", async () => {
   const { SETTINGS } = await import("../../src/cli/config.ts");
-  const docs = (await Promise.all(["README.md", "docs/operations.md", "docs/simulating.md", "docs/windows.md"]
+  const docs = (await Promise.all(["README.md", "docs/operations.md", "docs/simulating.md", "docs/windows.md", "docs/collect.md"]
     .map((f) => Bun.file(new URL(`../../${f}`, import.meta.url)).text()))).join("\n");
   const rows = docs.split("\n").filter((l) => l.startsWith("| `"));
   const missing = Object.values(SETTINGS).filter((st) => !rows.some((r) => r.includes(`\`${st.env}\``) && r.includes(`--${st.flag}`)));
