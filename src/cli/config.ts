@@ -61,7 +61,7 @@ export const SETTINGS = {
     "codec for what this process produces (simulate's and collect's events, consume's dead letters, redrive's re-sends); every codec is always readable", KAFKA),
   defaultFor: { collect: "lz4" } },
   format: s("EVENT_FORMAT", "format", "auto", oneOf("auto", "avro", "confluent", "json"),
-    "consume: how values are decoded (auto tells the three apart); simulate, collect: what they write (auto = avro)", KAFKA),
+    "consume: how values are decoded (auto tells the three apart); simulate: what it writes (auto = avro); collect: the same (auto = confluent with SCHEMA_REGISTRY_URL, else avro)", KAFKA),
   registryUrl: s("SCHEMA_REGISTRY_URL", "schema-registry-url", "", {
     allowed: "an http(s) URL of a Confluent-compatible API, e.g. http://127.0.0.1:8081/apis/ccompat/v7 (empty: off)",
     parse(raw: string) {

@@ -42,7 +42,8 @@ export async function collect(cfg: Config): Promise<number> {
   log.info({ settings: redacted(cfg, "collect") }, "events collect starting");
   const stopping = stopRequested();
   bounds.maxFutureMs = cfg.maxFuture;
-  const format = cfg.format === "auto" ? "avro" : cfg.format;
+  // auto: Confluent-framed with our schema's registered id where a registry is set, else plain Avro.
+  const format = cfg.format === "auto" ? (cfg.registryUrl ? "confluent" : "avro") : cfg.format;
   const kafka = kafkaClient(cfg, "events-collect");
   await requireTopic(kafka, cfg.topic, cfg);
   const schemaId = format === "confluent" && cfg.registryUrl ? await registerSchema(cfg) : 1;
@@ -124,7 +125,17 @@ export async function collect(cfg: Config): Promise<number> {
     }),
   });
 
+  // Nothing stalls in silence: while a send waits past COLLECT_ACK_TIMEOUT (Kafka away), a warning every 30 s.
+  let warned = 0;
+  const stallWatch = setInterval(() => {
+    const stalled = notReady().find((r) => r.startsWith("kafka:"));
+    if (stalled && Date.now() - warned >= 30_000) {
+      warned = Date.now();
+      log.warn({ pendingBytes: batcher.pending }, `${stalled}: requests are answered 503 meanwhile`);
+    }
+  }, 1000);
   const why = await Promise.race([stopping, fatalStop.then(() => "fatal")]);
+  clearInterval(stallWatch);
   log.info({ why }, "stopping: no new requests; waiting for Kafka to acknowledge what was accepted");
   // Requests in flight finish; new connections are refused. Bounded: a send the broker never answers was answered
   // 503 at COLLECT_ACK_TIMEOUT already, and is not waited for longer than that again.

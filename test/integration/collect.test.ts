@@ -9,7 +9,7 @@ import { stack } from "../../scripts/stack.ts";
 import { userEventType } from "../../src/codec/formats.ts";
 import "../../src/kafka/compression.ts"; // the collector compresses with lz4 by default: the test's reader decodes it
 import { readTopic, type Running, start, summary, until } from "../helpers/events.ts";
-import { freshTopic, HOOK_TIMEOUT, kafka, requireStack, stackCommand } from "../helpers/stack.ts";
+import { freshTopic, HOOK_TIMEOUT, kafka, REGISTRY_URL, requireStack, stackCommand } from "../helpers/stack.ts";
 
 let topic: string;
 let collector: Running;
@@ -105,6 +105,29 @@ test("limits (413), bad events with their indexes and reasons, a wrong write key
   expect(metrics).toMatch(/events_collect_requests_total\{status="413"\} 3/);
 }, 60_000);
 
+test("with SCHEMA_REGISTRY_URL: events are Confluent-framed with the id our schema is registered under", async () => {
+  const t = await freshTopic("it-collect-registry");
+  const port = PORT + 500;
+  const c = start("binary", ["collect"], { KAFKA_TOPIC: t, COLLECT_ADDR: `127.0.0.1:${port}`, SCHEMA_REGISTRY_URL: REGISTRY_URL });
+  try {
+    await until("the second collector to be ready", async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 30_000);
+    const e = ev();
+    expect((await fetch(`http://127.0.0.1:${port}/v1/events`, { method: "POST", body: JSON.stringify(e) })).status).toBe(202);
+    const registered = c.lines.find((l) => l.msg === "schema registered") as { subject: string; id: number };
+    expect(registered.subject).toBe(`${t}-value`);
+    const [m] = await readTopic(t, 1);
+    expect(m!.value![0]).toBe(0); // the magic byte
+    expect(m!.value!.readUInt32BE(1)).toBe(registered.id);
+    expect(userEventType.fromBuffer(m!.value!.subarray(5))).toMatchObject({ user_id: e.user_id, event_id: e.event_id });
+  } finally {
+    c.proc.kill("SIGTERM");
+    expect(await c.exited).toBe(0);
+    const admin = kafka().admin();
+    await admin.connect().then(() => admin.deleteTopics({ topics: [t] })).catch(() => {});
+    await admin.disconnect();
+  }
+}, 60_000);
+
 test("Kafka stopped: 503 with Retry-After, /readyz 503; after it returns, a client's resend is taken; every 202 is in the topic", async () => {
   let downAt = 0;
   const refused: Record<string, unknown>[][] = [];
@@ -132,6 +155,8 @@ test("Kafka stopped: 503 with Retry-After, /readyz 503; after it returns, a clie
     await until("a resend to be taken", async () => (await send(batch, JSON.stringify(batch))).status === 202, 90_000, 1000);
   }
   await until("/readyz 200 again", async () => (await fetch(`http://127.0.0.1:${PORT}/readyz`)).status === 200, 30_000);
+  // The wait was said in the log, not only in /readyz.
+  expect(collector.lines.some((l) => l.level === "warn" && String(l.msg).startsWith("kafka: a send has waited"))).toBe(true);
   console.log(`collect-kafka-down: ${refused.length} requests answered 503 while Kafka was down for ${((upAt - downAt) / 1000).toFixed(1)} s; all resent and taken ${((Date.now() - upAt) / 1000).toFixed(1)} s after it was back`);
 }, 240_000);
 
