@@ -15,10 +15,10 @@ import { redacted } from "../cli/config.ts";
 import { stopRequested } from "../cli/signals.ts";
 import { encode, type EventRecord } from "../codec/encode.ts";
 import { bounds } from "../codec/rules.ts";
-import { classify } from "../common/failure.ts";
+import { classify, Stop } from "../common/failure.ts";
 import { log } from "../common/log.ts";
 import { within } from "../common/retry.ts";
-import { describeKafkaError, kafkaClient, requireTopic } from "../kafka/client.ts";
+import { describeKafkaError, kafkaClient, probeWrite, requireTopic } from "../kafka/client.ts";
 import { COMPRESSION } from "../kafka/compression.ts";
 import { cachedPartitioner } from "../kafka/partitioner.ts";
 import { registerSchema } from "../registry/registry.ts";
@@ -46,6 +46,16 @@ export async function collect(cfg: Config): Promise<number> {
   const format = cfg.format === "auto" ? (cfg.registryUrl ? "confluent" : "avro") : cfg.format;
   const kafka = kafkaClient(cfg, "events-collect");
   await requireTopic(kafka, cfg.topic, cfg);
+  // A principal without WRITE on the topic is a wrong deployment: said at start-up, not at the first request.
+  const probe = kafka.producer({ allowAutoTopicCreation: false });
+  try {
+    await probe.connect();
+    await probeWrite(probe, cfg.topic, "collector producer", "KAFKA_TOPIC");
+  } catch (e) {
+    throw e instanceof Stop ? e : new Error(describeKafkaError(e, cfg));
+  } finally {
+    await probe.disconnect().catch(() => {});
+  }
   const schemaId = format === "confluent" && cfg.registryUrl ? await registerSchema(cfg) : 1;
   const producer = kafka.producer({
     idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: cachedPartitioner,

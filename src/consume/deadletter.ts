@@ -18,8 +18,8 @@ import type { BadReason } from "../codec/event.ts";
 import { log } from "../common/log.ts";
 import { metrics } from "../status/metrics.ts";
 import { backoff, sleep } from "../common/retry.ts";
-import { classify, kafkaType, Stop } from "../common/failure.ts";
-import { describeKafkaError, type KafkaSettings } from "../kafka/client.ts";
+import { classify, Stop } from "../common/failure.ts";
+import { describeKafkaError, type KafkaSettings, probeWrite } from "../kafka/client.ts";
 
 /** The headers a dead letter gains here (redrive removes them again before it re-sends the original). */
 export const TRUNCATED = "dlq.truncated";
@@ -63,30 +63,12 @@ export class DeadLetters {
     await producer.connect();
     const dl = new DeadLetters(producer, topic, COMPRESSION[compression], await maxMessageBytes(kafka, topic));
     try {
-      await dl.probeWrite();
+      await probeWrite(producer, topic, "dead-letter producer", "KAFKA_DLQ_TOPIC");
     } catch (e) {
       await producer.disconnect().catch(() => {});
       throw e instanceof Stop ? e : new Error(describeKafkaError(e, cfg));
     }
     return dl;
-  }
-
-  /**
-   * Whether a Produce to the topic is authorized, without writing to it: the broker authorizes WRITE before
-   * it looks at the request, and then refuses acks=2 (only -1, 0 and 1 exist) with INVALID_REQUIRED_ACKS
-   * before appending anything. That answer means writable; TOPIC_AUTHORIZATION_FAILED means not.
-   */
-  private async probeWrite(): Promise<void> {
-    try {
-      await this.producer.send({ topic: this.topic, acks: 2, messages: [{ value: "events: write probe (never appended)" }] });
-    } catch (e) {
-      if (kafkaType(e) === "INVALID_REQUIRED_ACKS") return;
-      const v = classify("dead-letter producer", e);
-      if (v.action === "stop") throw new Stop(`KAFKA_DLQ_TOPIC "${this.topic}" is not writable: ${v.line}`);
-      throw e;
-    }
-    // Not refused: a broker that took acks=2 has appended the probe. Harmless (redrive skips it) but said.
-    log.warn({ topic: this.topic }, "the dead-letter topic's broker accepted the write probe (acks=2); one probe record was appended");
   }
 
   async send(items: DeadLetter[], signal: AbortSignal): Promise<void> {

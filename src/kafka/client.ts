@@ -1,5 +1,6 @@
 /** One configured KafkaJS client, shared by consume (source, dead-letter) and simulate. */
-import { Kafka, logLevel, type SASLOptions } from "kafkajs";
+import { Kafka, logLevel, type Producer, type SASLOptions } from "kafkajs";
+import { classify, kafkaType, type Origin, Stop } from "../common/failure.ts";
 import type { Config } from "../cli/config.ts";
 import { log } from "../common/log.ts";
 // Every client reads (and can write) snappy, lz4 and zstd batches, not only gzip.
@@ -66,4 +67,23 @@ export async function requireTopic(kafka: Kafka, topic: string, cfg: KafkaSettin
     await admin.disconnect().catch(() => {});
   }
   if (!topics.includes(topic)) throw new Error(`${missingTopic(topic, cfg)}${setting ? `: create it, or set ${setting}` : ""}`);
+}
+
+/**
+ * Throws a Stop unless this principal may write to the topic, without writing to it: the broker authorizes WRITE
+ * before it looks at the request, and then refuses acks=2 (only -1, 0 and 1 exist) with INVALID_REQUIRED_ACKS
+ * before appending anything. That answer means writable; TOPIC_AUTHORIZATION_FAILED means not. (The producer must
+ * not be idempotent: KafkaJS refuses acks other than -1 for one.)
+ */
+export async function probeWrite(producer: Producer, topic: string, from: Origin, setting: string): Promise<void> {
+  try {
+    await producer.send({ topic, acks: 2, messages: [{ value: "events: write probe (never appended)" }] });
+  } catch (e) {
+    if (kafkaType(e) === "INVALID_REQUIRED_ACKS") return;
+    const v = classify(from, e);
+    if (v.action === "stop") throw new Stop(`${setting} "${topic}" is not writable: ${v.line}`);
+    throw e;
+  }
+  // Not refused: a broker that took acks=2 has appended the probe. Harmless (decoded as undecodable) but said.
+  log.warn({ topic }, "the topic's broker accepted the write probe (acks=2); one probe record was appended");
 }
