@@ -50,10 +50,10 @@
     clearTimeout(timer);
     timer = 0;
     if (busy || !q.length) return;
-    var batch = q.splice(0, 50);
+    var batch = q.splice(0, 50), body = JSON.stringify(batch);
     busy = 1;
-    // keepalive: a batch in flight when the page goes still arrives.
-    fetch(url, { method: "POST", body: JSON.stringify(batch), headers: { "Content-Type": "text/plain" }, keepalive: true, credentials: "omit" })
+    // keepalive: a batch in flight when the page goes still arrives (browsers take at most 64 KiB so).
+    fetch(url, { method: "POST", body: body, headers: { "Content-Type": "text/plain" }, keepalive: body.length < 6e4, credentials: "omit" })
       .then(function (r) {
         if (r.status > 499 || r.status == 429) throw r;
         busy = 0; // 202, or 4xx: this batch can never be taken, and is not sent again
