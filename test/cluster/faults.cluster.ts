@@ -87,8 +87,19 @@ const written = async (r: Running) => ((await r.status().catch(() => ({ written:
  */
 const processed = async (c: Running, n: number) => {
   const s = await c.status().catch(() => null);
+  lastStatus = s;
   return ((s?.written as number | undefined) ?? 0) >= n && s?.caughtUp === true && s.inFlight === 0;
 };
+let lastStatus: Record<string, unknown> | null = null;
+/** processed(), or a failure that says where the consumer stood (its figures and its last log lines). */
+async function untilProcessed(c: Running, n: number, timeoutMs: number): Promise<void> {
+  try {
+    await until("every event processed", () => processed(c, n), timeoutMs, 250);
+  } catch (e) {
+    const { history: _h, recent: _r, ...figures } = lastStatus ?? {};
+    throw new Error(`${(e as Error).message}; the consumer's status: ${JSON.stringify(figures)}; its last log lines:\n${c.lines.slice(-15).map((l) => JSON.stringify(l)).join("\n")}`);
+  }
+}
 
 /** Every event stored exactly once, every field right, read at ALL. */
 async function expectAllOnce(keyspace: string, events: TestEvent[]) {
@@ -130,7 +141,7 @@ test("a Cassandra node SIGKILLed mid-stream and restarted after 30 s: writes go 
   const during = (await written(c)) - atKill;
   expect(during).toBeGreaterThan(0); // quorum is 2 of 3: writes went on
   expect(await stackCommand(["up", "--cluster", "cassandra-3"])).toBe(0);
-  await until("every event processed", () => processed(c, N), 120_000, 250);
+  await untilProcessed(c, N, 120_000);
   const s = await c.status();
   expect(s.deadLettered).toBe(0);
   c.proc.kill("SIGTERM");
@@ -240,7 +251,7 @@ test("two Cassandra nodes down at once: the consumer waits (readyz 503, 0 dead-l
   expect(during.deadLettered).toBe(0);
   expect(during.written as number).toBeLessThan(N);
   expect(await stackCommand(["up", "--cluster", "cassandra-2"])).toBe(0);
-  await until("every event processed", () => processed(c, N), 180_000, 250);
+  await untilProcessed(c, N, 180_000);
   const s = await c.status();
   expect(s.deadLettered).toBe(0);
   c.proc.kill("SIGTERM");
@@ -257,7 +268,7 @@ test("replica-aware batching: at replication 2 on three nodes, every batch's coo
   const events = makeEvents(N, { seed: 95, start: Date.now() - 300_000, stepMs: 10, jitterMs: 5000 });
   await produceAll(p.topic, events);
   const c = consumer(p.env);
-  await until("every event processed", () => processed(c, N), 120_000, 250);
+  await untilProcessed(c, N, 120_000);
   const text = await (await fetch(`${c.statusUrl}/metrics`)).text();
   const count = (label: string) => Number(new RegExp(`^events_sink_batches_total\\{coordinator="${label}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
   const batches = { replica: count("replica"), notReplica: count("not_replica"), unknown: count("unknown") };

@@ -76,7 +76,7 @@ const rowsIn = async (keyspace: string) => {
   return { distinct: ids.size, total };
 };
 
-test("Kafka SASL/SCRAM: simulate and consume log in with either mechanism; wrong credentials stop with one line; no password printed", async () => {
+test("Kafka SASL/SCRAM: simulate, consume and collect log in with either mechanism; wrong credentials stop with one line; no password printed", async () => {
   const p = await securePipeline("it-sec-scram");
   const sim = runEvents("binary", ["simulate", "--count", "3000", "--rate", "0", "--seed", "9"], { ...kafkaAuth("scram-sha-256"), KAFKA_TOPIC: p.topic, STATUS_ADDR: "off" });
   expect(sim.status).toBe(0);
@@ -93,6 +93,23 @@ test("Kafka SASL/SCRAM: simulate and consume log in with either mechanism; wrong
   expect(lines[0]).toMatch(/rejected the SASL authentication.*check KAFKA_SASL_/);
   expect(printed(wrong)).not.toContain("not-the-password-42");
   noSecret(printed(wrong));
+
+  // The collector: the same login, and the same one line for wrong credentials, before it listens.
+  const port = String(18_600 + Math.floor(Math.random() * 300));
+  const collector = start("binary", ["collect"], { ...kafkaAuth("scram-sha-512"), KAFKA_TOPIC: p.topic, COLLECT_ADDR: `127.0.0.1:${port}`, COLLECT_WRITE_KEY: "collect-secret-7" });
+  running.push(collector);
+  await until("the collector behind SASL to be ready", async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 30_000);
+  const sent = await fetch(`http://127.0.0.1:${port}/v1/events`, { method: "POST", headers: { "X-Write-Key": "collect-secret-7" },
+    body: JSON.stringify({ user_id: crypto.randomUUID(), event_type: "LOGIN" }) });
+  expect(sent.status).toBe(202);
+  collector.proc.kill("SIGTERM");
+  expect(await collector.exited).toBe(0);
+  noSecret(printed(collector));
+  expect(printed(collector)).not.toContain("collect-secret-7");
+  const wrongCollect = runEvents("binary", ["collect"], { ...kafkaAuth("scram-sha-256", "not-the-password-42"), KAFKA_TOPIC: p.topic, COLLECT_ADDR: `127.0.0.1:${port}` }, 60_000);
+  expect(wrongCollect.status).toBe(1);
+  expect(wrongCollect.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^events collect: .*rejected the SASL authentication.*check KAFKA_SASL_/)]);
+  expect(printed(wrongCollect)).not.toContain("not-the-password-42");
 }, 180_000);
 
 test("Cassandra auth: MODIFY revoked mid-stream stops the consumer with one line, 0 dead-lettered; after GRANT and a restart every event is stored once", async () => {
