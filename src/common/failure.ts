@@ -61,6 +61,14 @@ const saslExample = () => withMessage(KafkaJSSASLAuthenticationError, "SASL SCRA
 const cassandraAuthFailed = (e: unknown): boolean =>
   e instanceof AuthenticationError || code(e) === c.badCredentials ||
   (e instanceof NoHostAvailableError && Object.values(e.innerErrors ?? {}).some(cassandraAuthFailed));
+/** A producer's SASL login refused: a stop, for every Kafka client. */
+const saslStop = (from: Origin): Rule => ({
+  from, error: "SASL authentication failed", action: "stop",
+  then: "check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD", matches: saslFailed, example: saslExample,
+});
+/** The topic's settings refuse what a producer sends (these types, any UNSUPPORTED_*, or a codec KafkaJS lacks). */
+const topicRefuses = (...types: string[]) => (e: unknown): boolean =>
+  types.includes(kafkaType(e) ?? "") || (kafkaType(e) ?? "").startsWith("UNSUPPORTED_") || e instanceof KafkaJSNotImplemented;
 /** An `invalid` answer about the statement or the table, not about the row's values. */
 const SCHEMA_MISMATCH = /unconfigured table|does not exist|Undefined column|Unknown identifier|bind variables|Invalid .*type/i;
 
@@ -142,13 +150,10 @@ export const POLICY: Rule[] = [
   {
     from: "dead-letter producer", error: "INVALID_RECORD, POLICY_VIOLATION, INVALID_REQUIRED_ACKS, UNSUPPORTED_*", action: "stop",
     then: "the topic's settings refuse dead letters (a compacted topic needs keys; acks=all must be allowed): fix the topic",
-    matches: (e) => /^(INVALID_RECORD|POLICY_VIOLATION|INVALID_REQUIRED_ACKS|UNSUPPORTED_)/.test(kafkaType(e) ?? "") || e instanceof KafkaJSNotImplemented,
+    matches: topicRefuses("INVALID_RECORD", "POLICY_VIOLATION", "INVALID_REQUIRED_ACKS"),
     example: () => kafkaError("INVALID_RECORD", 87, "This record has failed the validation on broker and hence will be rejected"),
   },
-  {
-    from: "dead-letter producer", error: "SASL authentication failed", action: "stop",
-    then: "check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD", matches: saslFailed, example: saslExample,
-  },
+  saslStop("dead-letter producer"),
   {
     from: "dead-letter producer", error: "NOT_ENOUGH_REPLICAS, leader moving, request timed out, connection lost", action: "wait",
     then: "retried with backoff; the partition waits (the source offset is committed only after the dead letter is acknowledged)",
@@ -161,10 +166,7 @@ export const POLICY: Rule[] = [
     matches: kafkaTypes("GROUP_AUTHORIZATION_FAILED", "TOPIC_AUTHORIZATION_FAILED", "CLUSTER_AUTHORIZATION_FAILED"),
     example: () => kafkaError("GROUP_AUTHORIZATION_FAILED", 30, "Not authorized to access group: Group authorization failed"),
   },
-  {
-    from: "kafka consumer", error: "SASL authentication failed", action: "stop",
-    then: "check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD", matches: saslFailed, example: saslExample,
-  },
+  saslStop("kafka consumer"),
   {
     from: "kafka consumer", error: "a codec or protocol feature KafkaJS lacks (KafkaJSNotImplemented)", action: "stop",
     then: "the topic is written with something this build cannot read: report it with this line",
@@ -186,13 +188,10 @@ export const POLICY: Rule[] = [
   {
     from: "collector producer", error: "MESSAGE_TOO_LARGE, INVALID_RECORD, POLICY_VIOLATION, UNSUPPORTED_*", action: "stop",
     then: "the topic refuses the collector's batches (max.message.bytes under 1 MiB, or compaction without keys): fix the topic",
-    matches: (e) => /^(MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE|INVALID_RECORD|POLICY_VIOLATION|UNSUPPORTED_)/.test(kafkaType(e) ?? "") || e instanceof KafkaJSNotImplemented,
+    matches: topicRefuses("MESSAGE_TOO_LARGE", "RECORD_LIST_TOO_LARGE", "INVALID_RECORD", "POLICY_VIOLATION"),
     example: () => kafkaError("MESSAGE_TOO_LARGE", 10, "The request included a message larger than the max message size the server will accept"),
   },
-  {
-    from: "collector producer", error: "SASL authentication failed", action: "stop",
-    then: "check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD", matches: saslFailed, example: saslExample,
-  },
+  saslStop("collector producer"),
   {
     from: "collector producer", error: "broker away, NOT_ENOUGH_REPLICAS, leader moving, no acknowledgement in COLLECT_ACK_TIMEOUT", action: "wait",
     then: "the request is answered 503 with Retry-After (the client sends it again); /readyz is 503 while a send waits",
