@@ -36,9 +36,8 @@ export interface CollectDeps {
   publish(events: EventRecord[]): Promise<void>;
   /** What is not ready (empty: ready). */
   notReady(): string[];
-  /** A publish error that means a wrong deployment: the process is told, and the request gets a 503. */
-  isFatal(e: unknown): boolean;
-  onFatal(e: unknown): void;
+  /** Every publish error is shown to the process, which stops if the failure policy says so; the request gets a 503. */
+  failed(e: Error): void;
   tracker: string;
   shop?: string;
   now?: () => number;
@@ -102,7 +101,7 @@ export function collectApp(deps: CollectDeps): Hono {
     const t0 = performance.now();
     const outcome = await within(deps.publish(accepted), settings.ackTimeout);
     if (outcome !== "done") {
-      if (outcome !== "timeout" && deps.isFatal(outcome)) deps.onFatal(outcome);
+      if (outcome !== "timeout") deps.failed(outcome);
       const why = outcome === "timeout" ? `Kafka did not acknowledge within ${settings.ackTimeout} ms`
         : outcome instanceof Overloaded ? `the collector is full: ${outcome.message}` : `Kafka refused the events: ${outcome.message}`;
       return answer(c, 503, { error: `${why}; nothing of this request may be taken as stored: send it again`, accepted: 0 }, { "Retry-After": String(RETRY_AFTER_S) });

@@ -95,14 +95,12 @@ export async function collect(cfg: Config): Promise<number> {
   const fatalStop = new Promise<void>((r) => (stopNow = r));
   const app = collectApp({
     settings: cfg,
-    publish: (events: EventRecord[]) => {
-      metrics.collectPending.set(batcher.pending);
-      return batcher.submit(events.map((e) => ({ key: e.user_id, value: encode(e, format, schemaId) })));
-    },
+    publish: (events: EventRecord[]) => batcher.submit(events.map((e) => ({ key: e.user_id, value: encode(e, format, schemaId) }))),
     notReady,
-    isFatal: (e) => classify("collector producer", e).action === "stop",
-    onFatal: (e) => {
-      fatal ??= classify("collector producer", e).line;
+    failed: (e) => {
+      const v = classify("collector producer", e);
+      if (v.action !== "stop") return;
+      fatal ??= v.line;
       stopNow();
     },
     tracker,
@@ -135,9 +133,11 @@ export async function collect(cfg: Config): Promise<number> {
     }),
   });
 
-  // Nothing stalls in silence: while a send waits past COLLECT_ACK_TIMEOUT (Kafka away), a warning every 30 s.
+  // Once a second: the pending gauge; and, so that nothing stalls in silence, a warning every 30 s while a send waits
+  // past COLLECT_ACK_TIMEOUT (Kafka away).
   let warned = 0;
   const stallWatch = setInterval(() => {
+    metrics.collectPending.set(batcher.pending);
     const stalled = notReady().find((r) => r.startsWith("kafka:"));
     if (stalled && Date.now() - warned >= 30_000) {
       warned = Date.now();

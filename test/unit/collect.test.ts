@@ -130,7 +130,7 @@ describe("the HTTP contract (app.request, Kafka injected)", () => {
   const app = (over: Partial<CollectDeps> = {}, s: Partial<typeof settings> = {}) => {
     const published: EventRecord[][] = [];
     const a = collectApp({
-      settings: { ...settings, ...s }, publish: async (e) => void published.push(e), notReady: () => [], isFatal: () => false, onFatal: () => {},
+      settings: { ...settings, ...s }, publish: async (e) => void published.push(e), notReady: () => [], failed: () => {},
       tracker, now: () => NOW, newId: () => E, ...over,
     });
     return { published, req: (path: string, init?: RequestInit) => a.request(path, init) };
@@ -173,7 +173,7 @@ describe("the HTTP contract (app.request, Kafka injected)", () => {
     expect([r.status, r.headers.get("retry-after")]).toEqual([503, "2"]);
     expect(await r.json()).toMatchObject({ accepted: 0, error: expect.stringMatching(/did not acknowledge within 200 ms/) });
     let fatal: unknown;
-    const denied = app({ publish: () => Promise.reject(new Error("Not authorized")), isFatal: () => true, onFatal: (e) => (fatal = e) });
+    const denied = app({ publish: () => Promise.reject(new Error("Not authorized")), failed: (e) => (fatal = e) });
     const d = await denied.req("/v1/events", post(JSON.stringify(ev())));
     expect([d.status, d.headers.get("retry-after")]).toEqual([503, "2"]);
     expect((fatal as Error).message).toBe("Not authorized");
