@@ -63,13 +63,38 @@ function fill(template: string, data: string): string {
 }
 
 function jvmOptions(svc: Service): string[] {
-  const flag = (o: string) => /^(-Xm[sxn]|-Xlog:gc|-Dcassandra\.jmx\.local\.port=)/.exec(o)?.[0] ?? o;
-  const overridden = new Set((svc.jvmOverrides ?? []).map(flag));
+  // An option's identity, for replacing it: -XX options by name (-XX:+UseG1GC and -XX:-UseG1GC are one), -Xms/-Xmx/-Xmn,
+  // the GC log and the JMX port by prefix, anything else as written.
+  const flag = (o: string) => {
+    const xx = /^-XX:[+-]?(\w+)/.exec(o);
+    return xx ? `-XX:${xx[1]}` : /^(-Xm[sxn]|-Xlog:gc|-Dcassandra\.jmx\.local\.port=)/.exec(o)?.[0] ?? o;
+  };
+  // STACK_CASSANDRA_JVM="-XX:Flag=v !-XX:+Other" (Cassandra only): JVM options added or replaced, and with "!" removed,
+  // for this start (the bench's server-side A/B).
+  const extra = svc.jarsOf === "cassandra" ? (process.env.STACK_CASSANDRA_JVM ?? "").split(/\s+/).filter(Boolean) : [];
+  const removed = new Set(extra.filter((o) => o.startsWith("!")).map((o) => flag(o.slice(1))));
+  const added = [...(svc.jvmOverrides ?? []), ...extra.filter((o) => !o.startsWith("!"))];
+  const overridden = new Set(added.map(flag));
   return readFileSync(join(ROOT, "stack", svc.jarsOf ?? svc.name, "jvm.options"), "utf8")
     .split("\n")
     .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith("#") && !overridden.has(flag(l)))
-    .concat(svc.jvmOverrides ?? []);
+    .filter((l) => l && !l.startsWith("#") && !overridden.has(flag(l)) && !removed.has(flag(l)))
+    .concat(added);
+}
+
+/**
+ * cassandra.yaml with `spec`'s settings ("key=value;key=value", from STACK_CASSANDRA_CONF: the bench's server-side
+ * A/B, e.g. memtable_allocation_type=heap_buffers) replacing top-level keys of the same name, or added.
+ */
+function withSettings(config: string, spec: string): string {
+  for (const kv of spec.split(";").filter(Boolean)) {
+    const eq = kv.indexOf("=");
+    if (eq < 1) throw new Error(`STACK_CASSANDRA_CONF takes key=value;…, got "${kv}"`);
+    const [key, value] = [kv.slice(0, eq).trim(), kv.slice(eq + 1).trim()];
+    const line = new RegExp(`^${key}:.*$`, "m");
+    config = line.test(config) ? config.replace(line, `${key}: ${value}`) : `${config}${key}: ${value}\n`;
+  }
+  return config;
 }
 
 /** A Kafka node (broker and controller, KRaft). `cluster`: node i of three on ports 9092/9192/9292. */
@@ -185,7 +210,7 @@ function cassandraNode(name: Service["name"], address: string, { auth = false, c
           .replace(/^authorizer: .*$/m, "authorizer: CassandraAuthorizer")
           .concat("role_manager: CassandraRoleManager\n");
       }
-      writeFileSync(yaml, config);
+      writeFileSync(yaml, withSettings(config, process.env.STACK_CASSANDRA_CONF ?? ""));
       const jamm = readdirSync(jars).find((f) => f.startsWith("jamm-"));
       return [
         // jamm measures memtable sizes; Cassandra expects it as an agent.

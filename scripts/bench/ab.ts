@@ -5,8 +5,13 @@
  * alternating within each pair so that the shared machine's drift is not read as an effect. An arm is
  * `name=path`, or `name=path?ENV=value&ENV=value` for settings of its own (e.g. `insert=dist/events?SINK_WRITE=insert`);
  * in drain mode `table=<options>` among them is applied to the arm's table instead (`ALTER TABLE … WITH <options>`,
- * e.g. `trie=dist/events?table=memtable%3D'trie'`). `--warmup` drains once first, unmeasured (a JVM just
- * started compiles its hot paths under the first load).
+ * e.g. `trie=dist/events?table=memtable%3D'trie'`), and `cql=<statements>` (`;`-separated, `{keyspace}` for the
+ * arm's keyspace) run after `events migrate`, e.g. to recreate the table with another column type.
+ * `--warmup` drains once first, unmeasured (a JVM just started compiles its hot paths under the first load).
+ * Server arms (single node, drain mode): `server=<key=value;…>` (cassandra.yaml settings) and `jvm=<options>` (JVM
+ * options; `!option` removes one) restart the local Cassandra before each of that arm's drains with them
+ * (`STACK_CASSANDRA_CONF`, `STACK_CASSANDRA_JVM` of scripts/stack.ts), then drain twice unmeasured to warm it up;
+ * once any arm names one, every arm is restarted, so that all are measured equally warm.
  *
  *   drain     each arm drains the same preloaded Avro backlog (`consume --exit-when-idle`, as deployed) into a
  *             fresh keyspace whose table does not compact: consumer CPU s per million events, events/s, peak RSS,
@@ -46,8 +51,8 @@ const arms = String(o.arms ?? "").split(",").filter(Boolean).map((a) => {
   const [name, rest] = [a.slice(0, i), a.slice(i + 1)];
   const [path, query] = rest.split("?");
   if (i < 1 || !path) throw new Error(`--arms takes name=path[?ENV=value&…],…; got "${o.arms}"`);
-  const { table, ...env } = Object.fromEntries(new URLSearchParams(query ?? ""));
-  return { name, path, env, table };
+  const { table, cql: statements, server, jvm, ...env } = Object.fromEntries(new URLSearchParams(query ?? ""));
+  return { name, path, env, table, statements, server, jvm };
 });
 const n = Number(o.events);
 const pairs = Number(o.pairs);
@@ -79,12 +84,31 @@ if (o.mode === "drain") {
   await ev(simulateArgs(backlog));
 }
 
-if (o.mode === "drain" && o.warmup) {
-  const keyspace = `bench_ab_${run}_warmup`;
+let warmups = 0;
+async function warmUp(): Promise<void> {
+  const keyspace = `bench_ab_${run}_warmup${++warmups}`;
   await ev(migrateArgs(keyspace));
   say("warm-up drain (not measured)");
   await ev(["consume", "--exit-when-idle", "3s"], { KAFKA_TOPIC: backlog, KAFKA_GROUP_ID: `${keyspace}-g`, CASSANDRA_KEYSPACE: keyspace, ...DEPLOYED_ENV });
   await drop(keyspace);
+}
+if (o.mode === "drain" && o.warmup) await warmUp();
+
+const serverArms = arms.some((a) => a.server !== undefined || a.jvm !== undefined);
+if (serverArms && (o.mode !== "drain" || o.cluster)) throw new Error("ab: server= and jvm= arms are for --mode drain on the single node");
+/** The local Cassandra restarted with the arm's server settings, answering, and warmed up. */
+async function restartCassandra(arm: (typeof arms)[number]): Promise<void> {
+  const stack = async (cmd: string) => {
+    const p = Bun.spawn(["bun", "scripts/stack.ts", cmd, "cassandra"], {
+      env: { ...process.env, STACK_CASSANDRA_CONF: arm.server ?? "", STACK_CASSANDRA_JVM: arm.jvm ?? "" }, stdout: "ignore", stderr: "inherit" });
+    if ((await p.exited) !== 0) throw new Error(`ab: stack ${cmd} cassandra failed`);
+  };
+  say(`restarting Cassandra for ${arm.name}${arm.server ? ` (${arm.server})` : ""}${arm.jvm ? ` (${arm.jvm})` : ""}`);
+  await stack("down");
+  await stack("up");
+  await until(async () => (await cql("SELECT release_version FROM system.local").then(() => true, () => false)), 60_000);
+  await warmUp();
+  await warmUp();
 }
 
 let measuredSec = 0;
@@ -92,10 +116,12 @@ const results: { pair: number; arm: string; cpu: number; eventsPerSec: number; p
 for (let pair = 1; pair <= pairs; pair++) {
   // Alternate which arm goes first: A B, B A, A B, …
   for (const arm of pair % 2 ? arms : [...arms].reverse()) {
+    if (serverArms) await restartCassandra(arm);
     const id = `${pair}_${arm.name}`.replace(/[^a-z0-9_]/gi, "_");
     if (o.mode === "drain") {
       const keyspace = `bench_ab_${run}_${id}`.toLowerCase();
       await ev(migrateArgs(keyspace));
+      for (const q of (arm.statements ?? "").split(";").map((x) => x.trim()).filter(Boolean)) await cql(q.replaceAll("{keyspace}", keyspace));
       await cql(`ALTER TABLE ${keyspace}.user_events WITH compaction = {'class': 'SizeTieredCompactionStrategy', 'enabled': 'false'}`);
       if (arm.table) await cql(`ALTER TABLE ${keyspace}.user_events WITH ${arm.table}`);
       await quiet();
@@ -167,7 +193,7 @@ const byArm = Object.fromEntries(arms.map((a) => {
   const mine = results.filter((r) => r.arm === a.name);
   const xs = mine.map((r) => r.cpu);
   const cassandra = mine.map((r) => r.cassandra).filter((x): x is number => x !== undefined);
-  return [a.name, { path: a.path, env: a.env, cpu: xs, mean: mean(xs), ...(cassandra.length ? { cassandra, cassandraMean: mean(cassandra) } : {}) }];
+  return [a.name, { path: a.path, env: a.env, table: a.table, cql: a.statements, server: a.server, jvm: a.jvm, cpu: xs, mean: mean(xs), ...(cassandra.length ? { cassandra, cassandraMean: mean(cassandra) } : {}) }];
 }));
 const unit = o.mode === "idle" ? "CPU s per minute idle" : "CPU s per million events";
 const result = { date: new Date().toISOString(), what: o.what, mode: o.mode, unit, events: n, pairs, machine: machine(), bun: Bun.version, byArm, runs: results };

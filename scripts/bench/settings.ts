@@ -8,7 +8,7 @@ export const BIN = join(ROOT, "dist/events");
 export const { values: opt } = parseArgs({
   args: process.argv.slice(2),
   // The other scripts in scripts/bench/ (ab.ts, kafkajs-decode.ts) have arguments of their own and read few of these.
-  strict: !/\/bench\/(ab|kafkajs-decode)\.ts$/.test(process.argv[1] ?? "") as true,
+  strict: !/\/bench\/(ab|kafkajs-decode|threads)\.ts$/.test(process.argv[1] ?? "") as true,
   options: {
     events: { type: "string", default: "1000000" },
     "latency-seconds": { type: "string", default: "60" },
