@@ -28,6 +28,11 @@
  *
  *   bun run bench --windows [--pairs 3] [--events 500000] [--save]
  *
+ * Or only Cassandra's side of the write: its CPU per million events for the seed's INSERT against the append write
+ * (and a FROZEN map, for comparison), drains alternating as for --windows
+ *
+ *   bun run bench --writes [--pairs 3] [--events 500000] [--save]
+ *
  * Or only the collector (`events collect`): events/s accepted over HTTP, latency at half that, CPU and memory
  * (scripts/bench/collect.ts)
  *
@@ -72,14 +77,27 @@ async function main(): Promise<void> {
     await control.shutdown();
     return;
   }
-  if (opt.windows) {
-    // Windows on against off, the consumer's CPU per million events: drains of one backlog, arms alternating
-    // within each pair after a warm-up drain (scripts/bench/ab.ts); --events defaults to 500,000 here.
+  if (opt.windows || opt.writes) {
+    // Drains of one backlog, arms alternating within each pair after a warm-up drain (scripts/bench/ab.ts);
+    // --events defaults to 500,000 here.
+    //   --windows: windows on against off, the consumer's CPU per million events;
+    //   --writes:  Cassandra's CPU per million events for the seed's INSERT (before) against the append write (after,
+    //              the default), and, for comparison only, the map FROZEN: cql/schema.cql's table with that one
+    //              change (one cell per row instead of one per entry), which is not the design's table.
     const events = process.argv.some((a) => a.startsWith("--events")) ? String(N) : "500000";
-    const ab = Bun.spawnSync(["bun", "scripts/bench/ab.ts", "--arms", "windows_on=dist/events?WINDOWS=on,windows_off=dist/events?WINDOWS=off",
-      "--mode", "drain", "--pairs", String(opt.pairs), "--events", events, "--warmup", ...(opt.save ? ["--save"] : [])], { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
+    const frozen = readFileSync(join(ROOT, "cql/schema.cql"), "utf8").replace(/^--.*$/gm, "")
+      .match(/CREATE TABLE IF NOT EXISTS \{\{keyspace\}\}\.user_events \([^;]*/)![0]
+      .replace("metadata MAP<TEXT, TEXT>", "metadata FROZEN<MAP<TEXT, TEXT>>")
+      .replaceAll("{{keyspace}}", "{keyspace}");
+    const arms = opt.windows
+      ? "windows_on=dist/events?WINDOWS=on,windows_off=dist/events?WINDOWS=off"
+      : `insert=dist/events?SINK_WRITE=insert,append=dist/events?SINK_WRITE=append,frozen=dist/events?SINK_WRITE=insert&cql=${
+        encodeURIComponent(`DROP TABLE {keyspace}.user_events; ${frozen}`)}`;
+    const ab = Bun.spawnSync(["bun", "scripts/bench/ab.ts", "--arms", arms, "--mode", "drain", "--pairs", String(opt.pairs), "--events", events, "--warmup",
+      ...(opt.writes ? ["--what", "the seed's INSERT (before), the append write (after) and, for comparison, a FROZEN map"] : []),
+      ...(opt.save ? ["--save"] : [])], { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
     await control.shutdown();
-    if (ab.exitCode !== 0) throw new Error("the windows on/off drains failed");
+    if (ab.exitCode !== 0) throw new Error(`the ${opt.windows ? "windows on/off" : "write"} drains failed`);
     return;
   }
 

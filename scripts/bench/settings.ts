@@ -22,6 +22,7 @@ export const { values: opt } = parseArgs({
     rounds: { type: "string", default: "2" },
     consumers: { type: "string" },
     windows: { type: "boolean", default: false },
+    writes: { type: "boolean", default: false },
     pairs: { type: "string", default: "3" },
     collect: { type: "boolean", default: false },
     clients: { type: "string", default: "32" },
