@@ -7,10 +7,11 @@
  * in drain mode `table=<options>` among them is applied to the arm's table instead (`ALTER TABLE … WITH <options>`,
  * e.g. `trie=dist/events?table=memtable%3D'trie'`), and `cql=<statements>` (`;`-separated, `{keyspace}` for the
  * arm's keyspace) run after `events migrate`, e.g. to recreate the table with another column type.
- * `--warmup` drains once first, unmeasured (a JVM just started compiles its hot paths under the first load).
+ * `--warmup` drains first, unmeasured, until Cassandra's CPU per event settles (two drains in a row within 10 %, at
+ * most six): a JVM just started compiles its hot paths under the first minutes of load.
  * Server arms (single node, drain mode): `server=<key=value;…>` (cassandra.yaml settings) and `jvm=<options>` (JVM
  * options; `!option` removes one) restart the local Cassandra before each of that arm's drains with them
- * (`STACK_CASSANDRA_CONF`, `STACK_CASSANDRA_JVM` of scripts/stack.ts), then drain twice unmeasured to warm it up;
+ * (`STACK_CASSANDRA_CONF`, `STACK_CASSANDRA_JVM` of scripts/stack.ts), then warm it up as `--warmup` does;
  * once any arm names one, every arm is restarted, so that all are measured equally warm.
  *
  *   drain     each arm drains the same preloaded Avro backlog (`consume --exit-when-idle`, as deployed) into a
@@ -85,12 +86,33 @@ if (o.mode === "drain") {
 }
 
 let warmups = 0;
-async function warmUp(): Promise<void> {
+/** Cassandra's CPU s per million of every warm-up drain, in order (in the JSON: how settled the node was). */
+const warmupCassandra: number[] = [];
+/** One unmeasured drain into a throwaway keyspace; returns Cassandra's CPU s per million over its busy window. */
+async function warmUpDrain(): Promise<number> {
   const keyspace = `bench_ab_${run}_warmup${++warmups}`;
   await ev(migrateArgs(keyspace));
-  say("warm-up drain (not measured)");
-  await ev(["consume", "--exit-when-idle", "3s"], { KAFKA_TOPIC: backlog, KAFKA_GROUP_ID: `${keyspace}-g`, CASSANDRA_KEYSPACE: keyspace, ...DEPLOYED_ENV });
+  const sampler = stackCpuSampler();
+  const r = await ev(["consume", "--exit-when-idle", "3s"], { KAFKA_TOPIC: backlog, KAFKA_GROUP_ID: `${keyspace}-g`, CASSANDRA_KEYSPACE: keyspace, ...DEPLOYED_ENV });
+  sampler.stop();
+  const s = summaryOf(r);
   await drop(keyspace);
+  return stackPerMillion(sampler.at(Date.parse(s.busyFrom)), sampler.at(Date.parse(s.busyTo) + 100), n).cassandra;
+}
+/**
+ * Warm-up drains until Cassandra's CPU per event settles: two in a row within 10 %, at most six (the full bench's
+ * rule). One fixed drain was not enough: a node just started still cost ~30 % more in the first measured pair.
+ */
+async function warmUp(): Promise<void> {
+  let last: number | undefined;
+  for (let round = 1; round <= 6; round++) {
+    const c = await warmUpDrain();
+    warmupCassandra.push(c);
+    say(`warm-up drain ${round} (not measured): Cassandra ${c} CPU s per million`);
+    if (last !== undefined && Math.abs(c - last) <= 0.1 * last) return;
+    last = c;
+  }
+  say("warm-up: Cassandra's CPU per event did not settle in six drains; measuring anyway");
 }
 if (o.mode === "drain" && o.warmup) await warmUp();
 
@@ -107,7 +129,6 @@ async function restartCassandra(arm: (typeof arms)[number]): Promise<void> {
   await stack("down");
   await stack("up");
   await until(async () => (await cql("SELECT release_version FROM system.local").then(() => true, () => false)), 60_000);
-  await warmUp();
   await warmUp();
 }
 
@@ -196,7 +217,7 @@ const byArm = Object.fromEntries(arms.map((a) => {
   return [a.name, { path: a.path, env: a.env, table: a.table, cql: a.statements, server: a.server, jvm: a.jvm, cpu: xs, mean: mean(xs), ...(cassandra.length ? { cassandra, cassandraMean: mean(cassandra) } : {}) }];
 }));
 const unit = o.mode === "idle" ? "CPU s per minute idle" : "CPU s per million events";
-const result = { date: new Date().toISOString(), what: o.what, mode: o.mode, unit, events: n, pairs, machine: machine(), bun: Bun.version, byArm, runs: results };
+const result = { date: new Date().toISOString(), what: o.what, mode: o.mode, unit, events: n, pairs, machine: machine(), bun: Bun.version, byArm, runs: results, warmupCassandra };
 const file = writeReport(`ab-${o.mode}-${result.date}`, result);
 console.log(`${o.what ? `${o.what}: ` : ""}${Object.entries(byArm).map(([k, v]) => `${k} ${v.cpu.join(" / ")} (mean ${v.mean})` +
   ("cassandraMean" in v ? `, Cassandra ${v.cassandra!.join(" / ")} (mean ${v.cassandraMean})` : "")).join(" against ")} ${unit}\nJSON: ${file}`);
