@@ -7,8 +7,8 @@
  * in drain mode `table=<options>` among them is applied to the arm's table instead (`ALTER TABLE … WITH <options>`,
  * e.g. `trie=dist/events?table=memtable%3D'trie'`), and `cql=<statements>` (`;`-separated, `{keyspace}` for the
  * arm's keyspace) run after `events migrate`, e.g. to recreate the table with another column type.
- * `--warmup` drains first, unmeasured, until Cassandra's CPU per event settles (two drains in a row within 10 %, at
- * most six): a JVM just started compiles its hot paths under the first minutes of load.
+ * `--warmup` (drain and steady) drains first, unmeasured, until Cassandra's CPU per event settles (two drains in a
+ * row within 10 %, at most six): a JVM just started compiles its hot paths under the first minutes of load.
  * Server arms (single node, drain mode): `server=<key=value;…>` (cassandra.yaml settings) and `jvm=<options>` (JVM
  * options; `!option` removes one) restart the local Cassandra before each of that arm's drains with them
  * (`STACK_CASSANDRA_CONF`, `STACK_CASSANDRA_JVM` of scripts/stack.ts), then warm it up as `--warmup` does;
@@ -78,8 +78,10 @@ const perMillion = (sec: number) => Number(((sec / n) * 1e6).toFixed(2));
 
 const backlog = topic("backlog");
 const idleSeconds = Number(o["idle-seconds"]);
+// A steady run's --warmup warms Cassandra by the same drains, so it needs the backlog too.
+const warmupDrains = Boolean(o.warmup) && (o.mode === "drain" || o.mode === "steady");
 if (o.mode === "idle") await createTopic(backlog);
-if (o.mode === "drain") {
+if (o.mode === "drain" || warmupDrains) {
   await createTopic(backlog);
   say(`preloading ${n} events into ${backlog}`);
   await ev(simulateArgs(backlog));
@@ -114,7 +116,7 @@ async function warmUp(): Promise<void> {
   }
   say("warm-up: Cassandra's CPU per event did not settle in six drains; measuring anyway");
 }
-if (o.mode === "drain" && o.warmup) await warmUp();
+if (warmupDrains) await warmUp();
 
 const serverArms = arms.some((a) => a.server !== undefined || a.jvm !== undefined);
 if (serverArms && (o.mode !== "drain" || o.cluster)) throw new Error("ab: server= and jvm= arms are for --mode drain on the single node");
@@ -205,7 +207,7 @@ for (let pair = 1; pair <= pairs; pair++) {
       (x.cassandra !== undefined ? `; Cassandra ${x.cassandra}, Kafka ${x.kafka} CPU s per million` : "") + (x.p99Ms !== undefined ? `; p99 ${x.p99Ms} ms` : ""));
   }
 }
-if (o.mode === "drain" || o.mode === "idle") await admin.deleteTopics({ topics: [backlog] }).catch(() => {});
+if (o.mode === "drain" || o.mode === "idle" || warmupDrains) await admin.deleteTopics({ topics: [backlog] }).catch(() => {});
 await admin.disconnect();
 await control.shutdown();
 
