@@ -9,7 +9,7 @@
  * arm's keyspace) run after `events migrate`, e.g. to recreate the table with another column type.
  * `--warmup` (drain and steady) drains first, unmeasured, until Cassandra's CPU per event settles (two drains in a
  * row within 10 %, at most six): a JVM just started compiles its hot paths under the first minutes of load.
- * Server arms (single node, drain mode): `server=<key=value;…>` (cassandra.yaml settings) and `jvm=<options>` (JVM
+ * Server arms (single node, drain or steady mode): `server=<key=value;…>` (cassandra.yaml settings) and `jvm=<options>` (JVM
  * options; `!option` removes one) restart the local Cassandra before each of that arm's drains with them
  * (`STACK_CASSANDRA_CONF`, `STACK_CASSANDRA_JVM` of scripts/stack.ts), then warm it up as `--warmup` does;
  * once any arm names one, every arm is restarted, so that all are measured equally warm.
@@ -78,8 +78,10 @@ const perMillion = (sec: number) => Number(((sec / n) * 1e6).toFixed(2));
 
 const backlog = topic("backlog");
 const idleSeconds = Number(o["idle-seconds"]);
-// A steady run's --warmup warms Cassandra by the same drains, so it needs the backlog too.
-const warmupDrains = Boolean(o.warmup) && (o.mode === "drain" || o.mode === "steady");
+const serverArms = arms.some((a) => a.server !== undefined || a.jvm !== undefined);
+if (serverArms && (!["drain", "steady"].includes(String(o.mode)) || o.cluster)) throw new Error("ab: server= and jvm= arms are for --mode drain or steady on the single node");
+// A steady run's warm-up (--warmup, or after a server arm's restart) is the same drains, so it needs the backlog too.
+const warmupDrains = (Boolean(o.warmup) || serverArms) && (o.mode === "drain" || o.mode === "steady");
 if (o.mode === "idle") await createTopic(backlog);
 if (o.mode === "drain" || warmupDrains) {
   await createTopic(backlog);
@@ -116,10 +118,8 @@ async function warmUp(): Promise<void> {
   }
   say("warm-up: Cassandra's CPU per event did not settle in six drains; measuring anyway");
 }
-if (warmupDrains) await warmUp();
+if (warmupDrains && !serverArms) await warmUp(); // server arms warm up after each restart
 
-const serverArms = arms.some((a) => a.server !== undefined || a.jvm !== undefined);
-if (serverArms && (o.mode !== "drain" || o.cluster)) throw new Error("ab: server= and jvm= arms are for --mode drain on the single node");
 /** The local Cassandra restarted with the arm's server settings, answering, and warmed up. */
 async function restartCassandra(arm: (typeof arms)[number]): Promise<void> {
   const stack = async (cmd: string) => {
