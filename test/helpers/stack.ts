@@ -10,9 +10,9 @@ import { Kafka, logLevel } from "kafkajs";
 export const ROOT = resolve(import.meta.dir, "../..");
 
 /**
- * For beforeAll/afterAll hooks that talk to the stack: hooks do not take bunfig.toml's test timeout (they default to
- * 5 s), and on a slow machine dropping a test's keyspaces and topics took longer. A hook that times out also has its
- * file's child processes killed, a Kafka the file restarted among them, and every later file failed for it.
+ * For beforeAll/afterAll hooks that talk to the stack, so that they do not depend on the runner's default timeout
+ * (5 s without `--timeout`): on a slow machine, dropping a test's keyspaces and topics took longer. A hook that times
+ * out also has its file's child processes killed, a Kafka the file restarted among them, and every later file failed.
  */
 export const HOOK_TIMEOUT = 120_000;
 
