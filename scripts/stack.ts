@@ -64,10 +64,10 @@ function fill(template: string, data: string): string {
 
 function jvmOptions(svc: Service): string[] {
   // An option's identity, for replacing it: -XX options by name (-XX:+UseG1GC and -XX:-UseG1GC are one), -Xms/-Xmx/-Xmn,
-  // the GC log and the JMX port by prefix, anything else as written.
+  // the GC log, the JMX port and the ring delay by prefix, anything else as written.
   const flag = (o: string) => {
     const xx = /^-XX:[+-]?(\w+)/.exec(o);
-    return xx ? `-XX:${xx[1]}` : /^(-Xm[sxn]|-Xlog:gc|-Dcassandra\.jmx\.local\.port=)/.exec(o)?.[0] ?? o;
+    return xx ? `-XX:${xx[1]}` : /^(-Xm[sxn]|-Xlog:gc|-Dcassandra\.(jmx\.local\.port|ring_delay_ms)=)/.exec(o)?.[0] ?? o;
   };
   // STACK_CASSANDRA_JVM="-XX:Flag=v !-XX:+Other" (Cassandra only): JVM options added or replaced, and with "!" removed,
   // for this start (the bench's server-side A/B).
@@ -182,7 +182,11 @@ function cassandraNode(name: Service["name"], address: string, { auth = false, c
     // The node for the security tests (--auth) and the ring's three (--cluster): smaller heaps, GC logs of their own.
     jvmOverrides: auth || cluster
       ? [...(auth ? ["-Xms512M", "-Xmx512M", "-Xmn128M"] : ["-Xms768M", "-Xmx768M", "-Xmn192M"]),
-        `-Xlog:gc=info:file=../logs/gc-${name}.log:time,uptime:filecount=2,filesize=16M`, `-Dcassandra.jmx.local.port=${jmxPort(address)}`]
+        `-Xlog:gc=info:file=../logs/gc-${name}.log:time,uptime:filecount=2,filesize=16M`, `-Dcassandra.jmx.local.port=${jmxPort(address)}`,
+        // A joining node's gossip shadow round gives up after twice the ring delay, in 1 s tries: at jvm.options'
+        // 100 ms (for single nodes) that is one try, and on a slow machine node 3 once failed it ("Unable to gossip
+        // with any peers") while the seed was still busy with node 2. 5 s gives it ten tries.
+        ...(cluster ? ["-Dcassandra.ring_delay_ms=5000"] : [])]
       : [],
     // Cassandra's request threads (its shared executor pool) wait for work by parking 10 µs at a time for as
     // long as requests keep arriving, so under a steady, partial load they wake tens of thousands of times a
